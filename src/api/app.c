@@ -1,0 +1,41 @@
+/* app.c: creates the API's own state and registers every route. */
+#include "balai.h"
+
+#include "api/app.h"
+#include "api/client/uia.h"
+#include "api/common.h"
+#include "core/throttle.h"
+
+int balai_api_init(struct balai_app *app)
+{
+    int rc;
+    app->login_account =
+        balai_throttle_new(app->cfg->login_account_failures, app->cfg->login_window_ms);
+    app->login_ip = balai_throttle_new(app->cfg->login_ip_attempts, app->cfg->login_window_ms);
+    app->uia = balai_uia_new();
+
+    rc = balai_api_client_versions_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_login_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_account_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_devices_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_profile_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_admin_users_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_metrics_routes(app);
+    return rc;
+}
+
+void balai_api_release(struct balai_app *app)
+{
+    balai_throttle_free(app->login_account);
+    balai_throttle_free(app->login_ip);
+    balai_uia_free(app->uia);
+    app->login_account = NULL;
+    app->login_ip = NULL;
+    app->uia = NULL;
+}

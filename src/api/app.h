@@ -1,0 +1,49 @@
+/* app.h: the running server's shared state, handed to every API handler.
+ *
+ * main builds one struct balai_app and registers the routes of every API
+ * area with balai_api_register. Handlers find it in req->route_data. All
+ * fields are used on the loop thread only, unless a comment says otherwise. */
+#ifndef BALAI_API_APP_H
+#define BALAI_API_APP_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto/crypto.h"
+
+struct balai_loop;
+struct balai_store;
+struct balai_keystore;
+struct balai_accounts;
+struct balai_pool;
+struct balai_router;
+struct balai_http_server;
+struct balai_throttle;
+struct balai_uia;
+
+struct balai_app {
+    struct balai_config *cfg;
+    const char *server_name;
+    char *system_user_id;
+    struct balai_loop *loop;
+    struct balai_store *store;
+    struct balai_keystore *keystore;
+    struct balai_accounts *accounts;
+    struct balai_pool *hash_pool;
+    struct balai_pool *work_pool;
+    struct balai_router *router;
+    struct balai_http_server *http;
+    struct balai_throttle *login_account;
+    struct balai_throttle *login_ip;
+    struct balai_uia *uia;
+    struct balai_pwhash_cost pwcost;
+    char dummy_hash[BALAI_PWHASH_STRBYTES]; /* verified against for unknown users */
+    int64_t started_ms;
+};
+
+/* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to
+ * app->router. */
+int balai_api_init(struct balai_app *app);
+void balai_api_release(struct balai_app *app);
+
+#endif

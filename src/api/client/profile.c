@@ -1,0 +1,171 @@
+/* profile.c: GET /profile/{userId}, GET/PUT /profile/{userId}/displayname and /avatar_url. */
+#include "balai.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "core/accounts.h"
+#include "store/store.h"
+#include "util/json.h"
+#include "util/alloc.h"
+
+enum field { DISPLAYNAME, AVATAR_URL };
+
+static const char *const field_names[] = {"displayname", "avatar_url"};
+
+static struct balai_user *find_user(struct balai_http_req *req)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct balai_user *u = balai_accounts_user(app->accounts, req->params[0]);
+    if (!u || u->deactivated) {
+        balai_api_error(req, 404, "M_NOT_FOUND", "Profile not found");
+        return NULL;
+    }
+    return u;
+}
+
+static void get_profile(struct balai_http_req *req)
+{
+    struct balai_session *s;
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    struct balai_user *u = find_user(req);
+    if (!u)
+        return;
+    json_t *o = json_object();
+    if (u->displayname)
+        json_object_set_new(o, "displayname", json_string(u->displayname));
+    if (u->avatar_url)
+        json_object_set_new(o, "avatar_url", json_string(u->avatar_url));
+    balai_api_json(req, 200, o);
+}
+
+static void get_field(struct balai_http_req *req, enum field f)
+{
+    struct balai_session *s;
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    struct balai_user *u = find_user(req);
+    if (!u)
+        return;
+    const char *v = f == DISPLAYNAME ? u->displayname : u->avatar_url;
+    if (!v) {
+        balai_api_error(req, 404, "M_NOT_FOUND", "The user has no %s", field_names[f]);
+        return;
+    }
+    balai_api_json(req, 200, balai_json_str_pair(field_names[f], v));
+}
+
+struct setprof {
+    struct balai_store_op op;
+    struct balai_app *app;
+    struct balai_http_req *req;
+    enum field f;
+    char *user_id;
+    char *value;
+};
+
+static int set_apply(struct balai_store_txn *t, struct balai_store_op *op)
+{
+    struct setprof *p = (struct setprof *)op;
+    if (p->f == DISPLAYNAME)
+        return balai_store_txn_user_set_displayname(t, p->user_id, p->value);
+    return balai_store_txn_user_set_avatar_url(t, p->user_id, p->value);
+}
+
+static void set_done(struct balai_store_op *op)
+{
+    struct setprof *p = (struct setprof *)op;
+    struct balai_user *u = balai_accounts_user(p->app->accounts, p->user_id);
+    if (op->rc != BALAI_OK || !u) {
+        balai_api_error(p->req, 500, "M_UNKNOWN", "Could not store the profile; try again");
+    } else {
+        if (p->f == DISPLAYNAME)
+            balai_user_set_displayname(u, p->value);
+        else
+            balai_user_set_avatar_url(u, p->value);
+        balai_api_json(p->req, 200, json_object());
+    }
+    free(p->user_id);
+    free(p->value);
+    free(p);
+}
+
+static void put_field(struct balai_http_req *req, enum field f)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct balai_session *s;
+    json_t *body = NULL, *v;
+
+    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0)
+        goto out;
+    if (strcmp(req->params[0], s->device->user->user_id) != 0) {
+        balai_api_error(req, 403, "M_FORBIDDEN", "You can only change your own profile");
+        goto out;
+    }
+    v = json_object_get(body, field_names[f]);
+    if (!v) {
+        balai_api_error(req, 400, "M_MISSING_PARAM", "Missing '%s'", field_names[f]);
+        goto out;
+    }
+    if (!json_is_string(v) && !json_is_null(v)) {
+        balai_api_error(req, 400, "M_BAD_JSON", "'%s' must be a string", field_names[f]);
+        goto out;
+    }
+    const char *val = json_is_string(v) ? json_string_value(v) : NULL;
+    if (val && strlen(val) > (f == DISPLAYNAME ? 256u : 1024u)) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' is too long", field_names[f]);
+        goto out;
+    }
+    if (val && f == AVATAR_URL && val[0] && strncmp(val, "mxc://", 6) != 0) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "'avatar_url' must be an mxc:// URI");
+        goto out;
+    }
+    if (val && !val[0])
+        val = NULL;
+    struct setprof *p = balai_calloc(1, sizeof(*p));
+    p->app = app;
+    p->req = req;
+    p->f = f;
+    p->user_id = balai_strdup(s->device->user->user_id);
+    p->value = balai_strdup(val);
+    p->op.apply = set_apply;
+    p->op.done = set_done;
+    balai_store_submit(app->store, &p->op);
+out:
+    json_decref(body);
+}
+
+static void get_displayname(struct balai_http_req *req)
+{
+    get_field(req, DISPLAYNAME);
+}
+static void get_avatar_url(struct balai_http_req *req)
+{
+    get_field(req, AVATAR_URL);
+}
+static void put_displayname(struct balai_http_req *req)
+{
+    put_field(req, DISPLAYNAME);
+}
+static void put_avatar_url(struct balai_http_req *req)
+{
+    put_field(req, AVATAR_URL);
+}
+
+int balai_api_client_profile_routes(struct balai_app *app)
+{
+    int rc = 0;
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}", get_profile,
+                          0);
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}/displayname",
+                          get_displayname, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/profile/{userId}/displayname",
+                          put_displayname, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}/avatar_url",
+                          get_avatar_url, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/profile/{userId}/avatar_url",
+                          put_avatar_url, 0);
+    return rc ? BALAI_EINVAL : BALAI_OK;
+}

@@ -1,0 +1,70 @@
+/* common.h: what every API handler uses: JSON answers, Matrix errors,
+ * authentication of the access token, request-body parsing.
+ *
+ * Each helper that can fail answers the request itself and returns a
+ * negative code, so a handler reads:
+ *     if (balai_api_auth(req, &s) < 0) return;
+ */
+#ifndef BALAI_API_COMMON_H
+#define BALAI_API_COMMON_H
+
+#include <jansson.h>
+
+#include "api/app.h"
+#include "http/router.h"
+#include "http/server.h"
+
+struct balai_session;
+
+/* Answers with `body` (takes the reference). */
+void balai_api_json(struct balai_http_req *req, int status, json_t *body);
+/* Answers a Matrix error. */
+void balai_api_error(struct balai_http_req *req, int status, const char *errcode,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answers the error that fits an internal code (BALAI_E*), with `what` in the message. */
+void balai_api_error_rc(struct balai_http_req *req, int rc, const char *what);
+/* Answers 429 M_LIMIT_EXCEEDED with retry_after_ms. */
+void balai_api_limit(struct balai_http_req *req, int64_t retry_after_ms);
+
+/* The app of the route. */
+static inline struct balai_app *balai_api_app(struct balai_http_req *req)
+{
+    return req->route_data;
+}
+
+/* Finds the session of the request's access token (Authorization: Bearer, or
+ * the access_token query parameter). Answers 401 M_MISSING_TOKEN /
+ * M_UNKNOWN_TOKEN and returns BALAI_EAUTH when there is none. */
+int balai_api_auth(struct balai_http_req *req, struct balai_session **out);
+/* The SHA-256 of the request's token, for requests that must look it up again later. */
+int balai_api_token_hash(struct balai_http_req *req, uint8_t hash[32]);
+/* Admin API access: a session of an admin user, or the local unix socket.
+ * *out is NULL for the socket. Answers 401/403 and fails otherwise. */
+int balai_api_auth_admin(struct balai_http_req *req, struct balai_session **out);
+
+/* Parses the body as a JSON object (new reference in *out) or answers 400
+ * M_NOT_JSON and fails. An empty body is {} when empty_ok. */
+int balai_api_body(struct balai_http_req *req, int empty_ok, json_t **out);
+
+/* Typed field access that answers 400 M_BAD_JSON / M_MISSING_PARAM and fails. */
+int balai_api_str(struct balai_http_req *req, json_t *obj, const char *key, int required,
+                  const char **out);
+int balai_api_bool(struct balai_http_req *req, json_t *obj, const char *key, int *out);
+
+/* Checks a new password against the policy; answers 400 M_WEAK_PASSWORD and fails. */
+int balai_api_password_ok(struct balai_http_req *req, const char *user_id, const char *pw);
+
+/* Route registration per area. */
+int balai_api_client_versions_routes(struct balai_app *app);
+int balai_api_client_login_routes(struct balai_app *app);
+int balai_api_client_account_routes(struct balai_app *app);
+int balai_api_client_devices_routes(struct balai_app *app);
+int balai_api_client_profile_routes(struct balai_app *app);
+int balai_api_admin_users_routes(struct balai_app *app);
+int balai_api_metrics_routes(struct balai_app *app);
+
+/* Registers a route with app as its data. */
+int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,
+                    balai_http_handler_fn fn, size_t max_body);
+
+#endif

@@ -1,0 +1,72 @@
+/* config.h: the typed configuration of a Balai server.
+ *
+ * Sources, later ones winning: built-in defaults, DATA/balai.conf (INI),
+ * BALAI_<SECTION>_<KEY> environment variables, command-line flags. Every
+ * key is listed in one table in config.c (and in the README). */
+#ifndef BALAI_CONFIG_H
+#define BALAI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct balai_config {
+    char *data_dir;
+    /* [server] */
+    char *server_name;
+    char *listen;
+    char *public_baseurl; /* empty: derived from listen */
+    /* [database] */
+    char *db_backend;
+    char *db_path; /* relative to data_dir unless absolute */
+    /* [security] */
+    char *key_file;
+    char *keystore;
+    char *e2ee; /* "deny" or "allow" */
+    char *password_hash_cost;
+    int64_t password_min_length;
+    /* [login] */
+    int64_t login_account_failures; /* failures before an account is throttled */
+    int64_t login_ip_attempts;      /* attempts per window from one address */
+    int64_t login_window_ms;
+    /* [limits] */
+    int64_t max_body;
+    int64_t max_header;
+    int64_t header_timeout_ms;
+    int64_t body_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_connections;
+    /* [workers] */
+    int64_t hash_threads;
+    int64_t hash_queue;
+    int64_t worker_threads;
+    /* [log] */
+    char *log_level;
+};
+
+/* Describes one key, for --help and documentation. */
+struct balai_config_key {
+    const char *section;
+    const char *key;
+    const char *def;
+    const char *help;
+};
+
+/* Fills defaults. `data_dir` is copied. */
+void balai_config_init(struct balai_config *c, const char *data_dir);
+void balai_config_release(struct balai_config *c);
+/* Applies `path` (BALAI_EIO if unreadable, BALAI_EINVAL on syntax or unknown
+ * key or bad value, with a message in err). */
+int balai_config_load_file(struct balai_config *c, const char *path, char *err, size_t errlen);
+/* Applies BALAI_SECTION_KEY variables from `envp` (NULL-terminated). */
+int balai_config_load_env(struct balai_config *c, char **envp, char *err, size_t errlen);
+/* Sets one key by "section.key" name, as flags and tests do. */
+int balai_config_set(struct balai_config *c, const char *section, const char *key,
+                     const char *value, char *err, size_t errlen);
+/* Checks cross-key constraints after loading. */
+int balai_config_validate(const struct balai_config *c, char *err, size_t errlen);
+/* Resolves a path relative to the data dir. Caller frees. */
+char *balai_config_path(const struct balai_config *c, const char *p);
+/* The key table, terminated by a zeroed entry. */
+const struct balai_config_key *balai_config_keys(void);
+
+#endif

@@ -1,0 +1,448 @@
+/* store.c: backend dispatch, the writer thread with group commit, and stats.
+ *
+ * DESIGN. One writer thread owns the backend's write connection. Submitters
+ * append ops to `queue` under `lock` and signal `wake`. The writer swaps the
+ * whole queue out, runs it as one batch (BEGIN IMMEDIATE; per op SAVEPOINT,
+ * apply, ROLLBACK TO if refused, RELEASE; COMMIT), appends the batch to the
+ * completion queue under `done_lock` and calls notify(). While it commits,
+ * new submissions pile up and become the next batch: that is the group
+ * commit, and the batch size follows the load by itself. Batches run one
+ * after another in submit order, so completions and stream positions follow
+ * submit order too.
+ *
+ * If a control statement fails (BEGIN, a savepoint, COMMIT), the batch is
+ * rolled back whole and every op of it completes with BALAI_ESTORE; ops not
+ * yet applied are never applied, so nothing can run outside a transaction. */
+#define LOG_MODULE "store"
+#include "balai.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+struct balai_store_txn {
+    struct balai_store *st;
+};
+
+struct balai_store {
+    const struct balai_store_backend *be;
+    void *db;
+
+    /* Submit queue, writer state: guarded by `lock`. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct balai_store_op *queue, *queue_tail;
+    bool stop;
+    bool running; /* writer thread exists (also read unlocked by its owner thread) */
+    pthread_t thread;
+    balai_store_notify_fn notify;
+    void *notify_arg;
+
+    /* Completion queue: guarded by `done_lock`. */
+    pthread_mutex_t done_lock;
+    struct balai_store_op *done, *done_tail;
+
+    /* Statistics: guarded by `stats_lock`. */
+    pthread_mutex_t stats_lock;
+    struct balai_store_stats stats;
+};
+
+static const struct balai_store_backend *const backends[] = {
+    &balai_store_sqlite_backend,
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int balai_store_open(const struct balai_store_config *cfg, struct balai_store **out)
+{
+    const struct balai_store_backend *be = NULL;
+    const char *name = cfg->backend ? cfg->backend : "sqlite";
+    struct balai_store *st;
+    void *db = NULL;
+    int rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < BALAI_ARRAY_LEN(backends); i++) {
+        if (strcmp(backends[i]->name, name) == 0)
+            be = backends[i];
+    }
+    if (!be) {
+        LOG_ERROR("unknown store backend '%s'", name);
+        return BALAI_ECONFIG;
+    }
+    if (!cfg->path || !cfg->path[0]) {
+        LOG_ERROR("no database path given");
+        return BALAI_ECONFIG;
+    }
+    if (be->abi != BALAI_STORE_BACKEND_ABI) {
+        LOG_ERROR("store backend '%s' has ABI %d, expected %d", name, be->abi,
+                  BALAI_STORE_BACKEND_ABI);
+        return BALAI_ESTORE;
+    }
+    rc = be->open(cfg->path, &db);
+    if (rc != BALAI_OK)
+        return rc;
+
+    st = balai_calloc(1, sizeof(*st));
+    st->be = be;
+    st->db = db;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->wake, NULL);
+    pthread_mutex_init(&st->done_lock, NULL);
+    pthread_mutex_init(&st->stats_lock, NULL);
+    *out = st;
+    return BALAI_OK;
+}
+
+/* Moves a finished batch (a `next`-linked list) to the completion queue. */
+static void complete(struct balai_store *st, struct balai_store_op *head)
+{
+    struct balai_store_op *tail = head;
+
+    if (!head)
+        return;
+    while (tail->next)
+        tail = tail->next;
+    pthread_mutex_lock(&st->done_lock);
+    if (st->done_tail)
+        st->done_tail->next = head;
+    else
+        st->done = head;
+    st->done_tail = tail;
+    pthread_mutex_unlock(&st->done_lock);
+}
+
+static void record_stats(struct balai_store *st, struct balai_store_op *head, uint64_t us)
+{
+    uint64_t n = 0, failed = 0;
+    size_t bucket = 0;
+
+    for (struct balai_store_op *op = head; op; op = op->next) {
+        n++;
+        if (op->rc < 0)
+            failed++;
+    }
+    while (bucket < BALAI_STORE_BATCH_BUCKETS - 1 && ((uint64_t)1 << bucket) < n)
+        bucket++;
+    pthread_mutex_lock(&st->stats_lock);
+    st->stats.batches++;
+    st->stats.ops += n;
+    st->stats.failed_ops += failed;
+    st->stats.batch_size_buckets[bucket]++;
+    st->stats.commit_us_total += us;
+    pthread_mutex_unlock(&st->stats_lock);
+}
+
+/* Fails every op from `op` on, without applying the ones not yet applied. */
+static void fail_from(struct balai_store_op *op)
+{
+    for (; op; op = op->next)
+        op->rc = BALAI_ESTORE;
+}
+
+/* Runs a batch as one transaction on the write connection; sets each op's rc.
+ * Calls no done(). */
+static void run_batch(struct balai_store *st, struct balai_store_op *head)
+{
+    const struct balai_store_backend *be = st->be;
+    struct balai_store_txn txn = {.st = st};
+    uint64_t t0 = now_us();
+    int rc;
+
+    rc = be->begin(st->db);
+    if (rc != BALAI_OK) {
+        LOG_ERROR("cannot begin a batch transaction: %s", balai_strerror(rc));
+        fail_from(head);
+        goto out;
+    }
+    for (struct balai_store_op *op = head; op; op = op->next) {
+        if (be->savepoint(st->db) != BALAI_OK) {
+            fail_from(head);
+            goto abort;
+        }
+        op->rc = op->apply(&txn, op);
+        if (op->rc < 0 && be->rollback_to(st->db) != BALAI_OK) {
+            fail_from(head);
+            goto abort;
+        }
+        if (be->release(st->db) != BALAI_OK) {
+            fail_from(head);
+            goto abort;
+        }
+    }
+    if (be->commit(st->db) != BALAI_OK) {
+        LOG_ERROR("batch commit failed, failing its ops");
+        fail_from(head);
+        goto abort;
+    }
+    goto out;
+abort:
+    (void)be->rollback(st->db);
+out:
+    record_stats(st, head, now_us() - t0);
+}
+
+static void *writer_main(void *arg)
+{
+    struct balai_store *st = arg;
+    struct balai_store_op *batch;
+
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        while (!st->queue && !st->stop)
+            pthread_cond_wait(&st->wake, &st->lock);
+        if (!st->queue)
+            break; /* stop requested and nothing left */
+        batch = st->queue;
+        st->queue = st->queue_tail = NULL;
+        pthread_mutex_unlock(&st->lock);
+
+        run_batch(st, batch);
+        complete(st, batch);
+        if (st->notify)
+            st->notify(st->notify_arg);
+
+        pthread_mutex_lock(&st->lock);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+int balai_store_writer_start(struct balai_store *st, balai_store_notify_fn notify, void *arg)
+{
+    sigset_t all, old;
+    int err;
+
+    if (st->running)
+        return BALAI_ESTATE;
+    st->notify = notify;
+    st->notify_arg = arg;
+    st->stop = false;
+    /* The writer inherits a mask blocking every signal: they go to the loop. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    err = pthread_create(&st->thread, NULL, writer_main, st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        LOG_ERROR("cannot start the writer thread: %s", strerror(err));
+        return BALAI_ESTORE;
+    }
+    pthread_setname_np(st->thread, "balai-writer");
+    st->running = true;
+    return BALAI_OK;
+}
+
+void balai_store_writer_stop(struct balai_store *st)
+{
+    if (!st->running)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->stop = true;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+    pthread_join(st->thread, NULL);
+    st->running = false;
+    st->stop = false;
+}
+
+void balai_store_submit(struct balai_store *st, struct balai_store_op *op)
+{
+    op->next = NULL;
+    op->rc = 0;
+    pthread_mutex_lock(&st->lock);
+    if (st->queue_tail)
+        st->queue_tail->next = op;
+    else
+        st->queue = op;
+    st->queue_tail = op;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void balai_store_drain_completions(struct balai_store *st)
+{
+    struct balai_store_op *op, *next;
+
+    pthread_mutex_lock(&st->done_lock);
+    op = st->done;
+    st->done = st->done_tail = NULL;
+    pthread_mutex_unlock(&st->done_lock);
+    for (; op; op = next) {
+        next = op->next; /* done() may free or resubmit the op */
+        op->next = NULL;
+        if (op->done)
+            op->done(op);
+    }
+}
+
+int balai_store_exec(struct balai_store *st, struct balai_store_op *op)
+{
+    int rc;
+
+    if (st->running) {
+        LOG_ERROR("balai_store_exec called while the writer runs");
+        return BALAI_ESTATE;
+    }
+    op->next = NULL;
+    op->rc = 0;
+    run_batch(st, op);
+    rc = op->rc; /* done() may free the op */
+    if (op->done)
+        op->done(op);
+    return rc;
+}
+
+void balai_store_close(struct balai_store *st)
+{
+    struct balai_store_op *left;
+
+    if (!st)
+        return;
+    balai_store_writer_stop(st);
+    /* Ops submitted while no writer ran are still owed a commit. */
+    pthread_mutex_lock(&st->lock);
+    left = st->queue;
+    st->queue = st->queue_tail = NULL;
+    pthread_mutex_unlock(&st->lock);
+    if (left) {
+        run_batch(st, left);
+        complete(st, left);
+    }
+    balai_store_drain_completions(st);
+
+    st->be->close(st->db);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->wake);
+    pthread_mutex_destroy(&st->done_lock);
+    pthread_mutex_destroy(&st->stats_lock);
+    free(st);
+}
+
+void balai_store_stats(struct balai_store *st, struct balai_store_stats *out)
+{
+    pthread_mutex_lock(&st->stats_lock);
+    *out = st->stats;
+    pthread_mutex_unlock(&st->stats_lock);
+}
+
+/* Transaction functions: dispatch to the backend's write connection. */
+
+int balai_store_txn_user_insert(struct balai_store_txn *t, const struct balai_user_rec *u)
+{
+    return t->st->be->user_insert(t->st->db, u);
+}
+
+int balai_store_txn_user_set_password(struct balai_store_txn *t, const char *user_id,
+                                      const char *hash)
+{
+    return t->st->be->user_set_password(t->st->db, user_id, hash);
+}
+
+int balai_store_txn_user_set_displayname(struct balai_store_txn *t, const char *user_id,
+                                         const char *v)
+{
+    return t->st->be->user_set_displayname(t->st->db, user_id, v);
+}
+
+int balai_store_txn_user_set_avatar_url(struct balai_store_txn *t, const char *user_id,
+                                        const char *v)
+{
+    return t->st->be->user_set_avatar_url(t->st->db, user_id, v);
+}
+
+int balai_store_txn_user_set_admin(struct balai_store_txn *t, const char *user_id, int admin)
+{
+    return t->st->be->user_set_admin(t->st->db, user_id, admin);
+}
+
+int balai_store_txn_user_deactivate(struct balai_store_txn *t, const char *user_id)
+{
+    return t->st->be->user_deactivate(t->st->db, user_id);
+}
+
+int balai_store_txn_device_upsert(struct balai_store_txn *t, const struct balai_device_rec *d)
+{
+    return t->st->be->device_upsert(t->st->db, d);
+}
+
+int balai_store_txn_device_delete(struct balai_store_txn *t, const char *user_id,
+                                  const char *device_id)
+{
+    return t->st->be->device_delete(t->st->db, user_id, device_id);
+}
+
+int balai_store_txn_token_insert(struct balai_store_txn *t, const struct balai_token_rec *r)
+{
+    return t->st->be->token_insert(t->st->db, r);
+}
+
+int balai_store_txn_token_delete(struct balai_store_txn *t, const uint8_t hash[32])
+{
+    return t->st->be->token_delete(t->st->db, hash);
+}
+
+int balai_store_txn_meta_set(struct balai_store_txn *t, const char *key, const char *value)
+{
+    return t->st->be->meta_set(t->st->db, key, value);
+}
+
+int balai_store_txn_next_pos(struct balai_store_txn *t, const char *stream, int64_t *out)
+{
+    return t->st->be->next_pos(t->st->db, stream, out);
+}
+
+/* Reads: dispatch to the backend's read side. */
+
+int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
+                           void *arg)
+{
+    return st->be->users_each(st->db, fn, arg);
+}
+
+int balai_store_devices_each(struct balai_store *st,
+                             int (*fn)(const struct balai_device_rec *, void *), void *arg)
+{
+    return st->be->devices_each(st->db, fn, arg);
+}
+
+int balai_store_tokens_each(struct balai_store *st,
+                            int (*fn)(const struct balai_token_rec *, void *), void *arg)
+{
+    return st->be->tokens_each(st->db, fn, arg);
+}
+
+int balai_store_meta_get(struct balai_store *st, const char *key, char **out)
+{
+    return st->be->meta_get(st->db, key, out);
+}
+
+int64_t balai_store_pos_current(struct balai_store *st, const char *stream)
+{
+    return st->be->pos_current(st->db, stream);
+}
+
+int balai_store_schema_version(struct balai_store *st, int *out)
+{
+    return st->be->schema_version(st->db, out);
+}
+
+int balai_store_debug_setting(struct balai_store *st, const char *name, char **out)
+{
+    *out = NULL;
+    if (st->running)
+        return BALAI_ESTATE;
+    return st->be->debug_setting(st->db, name, out);
+}

@@ -1,0 +1,208 @@
+/* store.h: the storage interface, the only one the rest of Balai sees.
+ *
+ * A store is one database reached through a backend (a table of functions,
+ * see store_int.h; today "sqlite"). Writes never run on the loop thread:
+ * callers wrap each write in a struct balai_store_op and submit it to the
+ * WRITER THREAD, which commits everything submitted so far as one
+ * transaction (group commit), with a savepoint per op so that a refused op
+ * is rolled back alone and records nothing. Completed ops are queued and
+ * handed back, in submit order, by balai_store_drain_completions() on the
+ * thread that owns the ops (the loop thread; main wires `notify` to a
+ * uv_async). The store knows nothing of the event loop.
+ *
+ * Stream positions are allocated inside the committing transaction
+ * (balai_store_txn_next_pos), so a position becomes visible only with the
+ * data it numbers and a refused op consumes none.
+ *
+ * Threads:
+ *  - balai_store_open/close, writer_start/stop, exec, debug_setting: one
+ *    owner thread (never while another store call is in flight).
+ *  - balai_store_submit, balai_store_stats: any thread.
+ *  - balai_store_drain_completions: the thread that owns the ops.
+ *  - balai_store_txn_*: the writer thread, inside an op's apply() only.
+ *  - reads (balai_store_*_each, meta_get, pos_current, schema_version): any
+ *    thread; they use their own connection, serialised by a mutex, and see
+ *    only committed data. A read callback must not call another store read
+ *    (the read connection is held for the iteration).
+ */
+#ifndef BALAI_STORE_STORE_H
+#define BALAI_STORE_STORE_H
+
+#include <stdint.h>
+
+struct balai_store;     /* opaque */
+struct balai_store_txn; /* opaque: the transaction an op runs in, writer thread only */
+
+struct balai_store_config {
+    const char *backend; /* "sqlite" (NULL means "sqlite") */
+    const char *path;    /* database file; created (mode 0600) if absent */
+};
+
+/* Opens the database, applies pending migrations (numbered, each in its own
+ * transaction, recorded in a schema_migrations table) and prepares the
+ * statements. The SQLite backend runs in WAL mode with synchronous=FULL,
+ * foreign_keys=ON and a busy timeout, and refuses a database whose schema is
+ * newer than this binary. `cfg` is borrowed (the path is copied).
+ * Returns 0 and *out (caller frees with balai_store_close), BALAI_ECONFIG for
+ * an unknown backend or a missing path, or BALAI_ESTORE (logged) on failure. */
+int balai_store_open(const struct balai_store_config *cfg, struct balai_store **out);
+
+/* Stops the writer if running (after committing every submitted op), commits
+ * ops submitted while no writer ran, calls done() of every completion not yet
+ * drained on the calling thread, and closes. NULL-safe. */
+void balai_store_close(struct balai_store *st);
+
+/* A write op. The caller allocates it (usually embedded in a larger struct,
+ * reached back with a container_of-style cast) and keeps it alive, untouched,
+ * from submit until its done() runs. An op is in at most one queue at once. */
+struct balai_store_op {
+    /* Runs on the WRITER thread inside a savepoint: may only touch the op's
+     * own data and call balai_store_txn_* functions. Returns 0 to keep its
+     * changes, or a negative BALAI_E* to roll back its savepoint (its changes,
+     * positions included, vanish; the rest of the batch still commits). */
+    int (*apply)(struct balai_store_txn *txn, struct balai_store_op *op);
+    /* Runs on the thread that calls balai_store_drain_completions, once the
+     * batch COMMITTED (rc = apply's result) or failed to commit (rc =
+     * BALAI_ESTORE for every op of the batch, apply's changes are gone).
+     * May free the op and may submit new ops. NULL = nothing to do. */
+    void (*done)(struct balai_store_op *op);
+    int rc;                      /* set before done() runs */
+    struct balai_store_op *next; /* private */
+};
+
+typedef void (*balai_store_notify_fn)(void *arg);
+
+/* Starts the writer thread. notify(arg) is called from the writer thread,
+ * with no store lock held, each time completions are ready; it must be
+ * thread-safe and cheap (uv_async_send). Keep `arg` valid until
+ * balai_store_writer_stop returns. Returns 0, BALAI_ESTATE if already
+ * running, or BALAI_ESTORE if the thread cannot be created. */
+int balai_store_writer_start(struct balai_store *st, balai_store_notify_fn notify, void *arg);
+
+/* Commits every op submitted so far, then joins the thread. Completions are
+ * still delivered via balai_store_drain_completions. No-op when not running. */
+void balai_store_writer_stop(struct balai_store *st);
+
+/* Thread-safe, never blocks on I/O: queues `op` for the next batch. Ops
+ * submitted while a batch commits form the next batch. */
+void balai_store_submit(struct balai_store *st, struct balai_store_op *op);
+
+/* Calls done() of every completed op, in submit order. Call on the loop
+ * thread when notified. */
+void balai_store_drain_completions(struct balai_store *st);
+
+/* Runs one op synchronously in its own transaction on the calling thread,
+ * then calls done() if set (for init, the offline CLI and tests). Returns
+ * op->rc, or BALAI_ESTATE without running the op or calling done() if the
+ * writer is running. */
+int balai_store_exec(struct balai_store *st, struct balai_store_op *op);
+
+/* Writer statistics for /metrics, as a consistent snapshot (thread-safe).
+ * Counts every batch transaction, of the writer thread and of exec.
+ * batch_size_buckets are PER BUCKET, not cumulative (sum them for Prometheus
+ * "le" buckets): [0] counts batches of 1 op, [i] (i = 1..10) batches of
+ * 2^(i-1)+1 .. 2^i ops (2, 3-4, 5-8, ..., 513-1024), [11] batches of more
+ * than 1024 ops; the buckets sum to `batches`. commit_us_total is the
+ * wall time spent in batch transactions, BEGIN through COMMIT. failed_ops
+ * counts ops that completed with rc < 0. */
+#define BALAI_STORE_BATCH_BUCKETS 12
+struct balai_store_stats {
+    uint64_t batches, ops, failed_ops;
+    uint64_t batch_size_buckets[BALAI_STORE_BATCH_BUCKETS];
+    uint64_t commit_us_total;
+};
+void balai_store_stats(struct balai_store *st, struct balai_store_stats *out);
+
+/* Records. In the txn functions, every pointer is borrowed for the call; in
+ * read callbacks, the record and its strings are borrowed for the callback's
+ * duration. */
+struct balai_user_rec {
+    const char *user_id;       /* "@local:server" */
+    const char *password_hash; /* NULL = cannot log in */
+    int admin;
+    int deactivated;
+    int system;
+    const char *displayname; /* NULL = none */
+    const char *avatar_url;  /* NULL = none */
+    int64_t created_ts;      /* ms since the epoch, like every *_ts here */
+};
+
+struct balai_device_rec {
+    const char *user_id;
+    const char *device_id;
+    const char *display_name; /* NULL = none */
+    int64_t created_ts;
+    int64_t last_seen_ts;
+    const char *last_seen_ip; /* NULL = unknown */
+};
+
+struct balai_token_rec {
+    uint8_t hash[32]; /* SHA-256 of the access token; the token itself is never stored */
+    const char *user_id;
+    const char *device_id;
+    int64_t created_ts;
+};
+
+/* Transaction functions: writer thread, inside apply() only (or inside an
+ * op run by balai_store_exec). Each returns 0 or a negative BALAI_E*:
+ * BALAI_EEXIST on a unique conflict, BALAI_ENOTFOUND when the row to change
+ * (or a row it must refer to: the user of a device, the device of a token)
+ * is missing, BALAI_EINVAL for a missing required field, BALAI_ESTORE
+ * (logged) for a database error. A failed call changes nothing. */
+int balai_store_txn_user_insert(struct balai_store_txn *t, const struct balai_user_rec *u);
+/* `hash` NULL = the user can no longer log in with a password. */
+int balai_store_txn_user_set_password(struct balai_store_txn *t, const char *user_id,
+                                      const char *hash);
+/* `v` NULL clears the displayname. */
+int balai_store_txn_user_set_displayname(struct balai_store_txn *t, const char *user_id,
+                                         const char *v);
+/* `v` NULL clears the avatar URL. */
+int balai_store_txn_user_set_avatar_url(struct balai_store_txn *t, const char *user_id,
+                                        const char *v);
+int balai_store_txn_user_set_admin(struct balai_store_txn *t, const char *user_id, int admin);
+/* Sets deactivated, clears the password hash, deletes all the user's devices
+ * and tokens. The user row itself stays (user IDs are never reused). */
+int balai_store_txn_user_deactivate(struct balai_store_txn *t, const char *user_id);
+/* Inserts the device, or updates an existing one: display_name if non-NULL;
+ * last_seen_ts if newer than the stored one, and then last_seen_ip if
+ * non-NULL. created_ts is kept. BALAI_ENOTFOUND if the user does not exist. */
+int balai_store_txn_device_upsert(struct balai_store_txn *t, const struct balai_device_rec *d);
+/* Deletes the device and its tokens. */
+int balai_store_txn_device_delete(struct balai_store_txn *t, const char *user_id,
+                                  const char *device_id);
+/* BALAI_ENOTFOUND if the device does not exist. */
+int balai_store_txn_token_insert(struct balai_store_txn *t, const struct balai_token_rec *r);
+int balai_store_txn_token_delete(struct balai_store_txn *t, const uint8_t hash[32]);
+/* Sets a server-wide key/value (e.g. "server_name", "epoch"); `value` NULL
+ * deletes the key (no error if absent). */
+int balai_store_txn_meta_set(struct balai_store_txn *t, const char *key, const char *value);
+/* Allocates the next value (1, 2, ...) of a named stream position counter
+ * (e.g. "events") inside this transaction; rolled back with the savepoint if
+ * the op fails, so committed positions have no gaps. */
+int balai_store_txn_next_pos(struct balai_store_txn *t, const char *stream, int64_t *out);
+
+/* Reads (any thread, committed data only, separate connection). Rows come in
+ * primary-key order. A callback returning non-zero stops the iteration and
+ * that value is returned; otherwise 0, or BALAI_ESTORE (logged). */
+int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
+                           void *arg);
+int balai_store_devices_each(struct balai_store *st,
+                             int (*fn)(const struct balai_device_rec *, void *), void *arg);
+int balai_store_tokens_each(struct balai_store *st,
+                            int (*fn)(const struct balai_token_rec *, void *), void *arg);
+/* Returns 0 and *out (caller frees), BALAI_ENOTFOUND, or BALAI_ESTORE. */
+int balai_store_meta_get(struct balai_store *st, const char *key, char **out);
+/* Returns the last committed position of `stream` (0 if none was ever
+ * allocated), or a negative BALAI_E* on error. */
+int64_t balai_store_pos_current(struct balai_store *st, const char *stream);
+/* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
+int balai_store_schema_version(struct balai_store *st, int *out);
+
+/* Diagnostics and tests: reads a connection setting of the writer connection
+ * as text. SQLite names: "journal_mode" ("wal"), "synchronous" ("2" = FULL),
+ * "foreign_keys" ("1"), "busy_timeout" (ms). Owner thread, not while the
+ * writer runs. Returns 0 and *out (caller frees), BALAI_EINVAL for an unknown
+ * name, BALAI_ESTATE if the writer runs, or BALAI_ESTORE. */
+int balai_store_debug_setting(struct balai_store *st, const char *name, char **out);
+
+#endif

@@ -1,0 +1,71 @@
+/* store_int.h: the backend interface behind store.h (store/ only).
+ *
+ * A backend is a constant table of functions, chosen by name at open. Each
+ * function takes the backend's own state (`db`, returned by open). A backend
+ * holds two kinds of connection: the WRITE connection, used by one thread at
+ * a time (the writer thread, or the owner thread in exec and at open), which
+ * runs the transaction-control and txn_* functions; and the READ side, used
+ * from any thread, which the backend serialises itself.
+ *
+ * Transaction control, as store.c drives it for one batch:
+ *   begin; for each op { savepoint; apply; [rollback_to;] release } commit
+ * and on any control failure: rollback. savepoint must fail (not start an
+ * implicit transaction) when no transaction is open. Each function returns 0
+ * or a negative BALAI_E*, with the same error mapping as store.h.
+ *
+ * To add a function: append it here (bump BALAI_STORE_BACKEND_ABI), add the
+ * dispatching wrapper to store.c and implement it in every backend. */
+#ifndef BALAI_STORE_STORE_INT_H
+#define BALAI_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+#define BALAI_STORE_BACKEND_ABI 1
+
+struct balai_store_backend {
+    int abi; /* BALAI_STORE_BACKEND_ABI */
+    const char *name;
+
+    /* Opens the database at `path`, applies migrations, prepares statements.
+     * Returns 0 and *db, or BALAI_ESTORE (logged). */
+    int (*open)(const char *path, void **db);
+    /* NULL-safe. No transaction is open. */
+    void (*close)(void *db);
+
+    /* Transaction control on the write connection. */
+    int (*begin)(void *db);
+    int (*savepoint)(void *db);
+    int (*release)(void *db);
+    int (*rollback_to)(void *db);
+    int (*commit)(void *db);
+    int (*rollback)(void *db);
+
+    /* Writes, on the write connection, inside a savepoint. */
+    int (*user_insert)(void *db, const struct balai_user_rec *u);
+    int (*user_set_password)(void *db, const char *user_id, const char *hash);
+    int (*user_set_displayname)(void *db, const char *user_id, const char *v);
+    int (*user_set_avatar_url)(void *db, const char *user_id, const char *v);
+    int (*user_set_admin)(void *db, const char *user_id, int admin);
+    int (*user_deactivate)(void *db, const char *user_id);
+    int (*device_upsert)(void *db, const struct balai_device_rec *d);
+    int (*device_delete)(void *db, const char *user_id, const char *device_id);
+    int (*token_insert)(void *db, const struct balai_token_rec *r);
+    int (*token_delete)(void *db, const uint8_t hash[32]);
+    int (*meta_set)(void *db, const char *key, const char *value);
+    int (*next_pos)(void *db, const char *stream, int64_t *out);
+
+    /* Reads, on the read side, from any thread. */
+    int (*users_each)(void *db, int (*fn)(const struct balai_user_rec *, void *), void *arg);
+    int (*devices_each)(void *db, int (*fn)(const struct balai_device_rec *, void *), void *arg);
+    int (*tokens_each)(void *db, int (*fn)(const struct balai_token_rec *, void *), void *arg);
+    int (*meta_get)(void *db, const char *key, char **out);
+    int64_t (*pos_current)(void *db, const char *stream);
+    int (*schema_version)(void *db, int *out);
+
+    /* Diagnostics, on the write connection (see balai_store_debug_setting). */
+    int (*debug_setting)(void *db, const char *name, char **out);
+};
+
+extern const struct balai_store_backend balai_store_sqlite_backend;
+
+#endif
