@@ -75,12 +75,12 @@ static const struct keydef keys[] = {
 
 static char **str_field(struct balai_config *c, const struct keydef *k)
 {
-    return (char **)((char *)c + k->off);
+    return (char **)(void *)((char *)c + k->off);
 }
 
 static int64_t *int_field(struct balai_config *c, const struct keydef *k)
 {
-    return (int64_t *)((char *)c + k->off);
+    return (int64_t *)(void *)((char *)c + k->off);
 }
 
 static const struct keydef *find_key(const char *section, const char *key)

@@ -39,6 +39,7 @@ struct balai_app {
     struct balai_pwhash_cost pwcost;
     char dummy_hash[BALAI_PWHASH_STRBYTES]; /* verified against for unknown users */
     int64_t started_ms;
+    char bound_url[160]; /* http://ADDR:PORT actually listened on */
 };
 
 /* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to

@@ -286,14 +286,18 @@ int balai_cli_serve(int argc, char **argv)
         balai_cli_fail("cannot create the HTTP server");
         goto out;
     }
-    if (balai_http_server_listen_tcp(app->http, s.cfg.listen, bound, sizeof(bound)) !=
-        BALAI_OK) {
-        balai_cli_fail("cannot listen on %s (address in use or not available)", s.cfg.listen);
+    int lrc = balai_http_server_listen_tcp(app->http, s.cfg.listen, bound, sizeof(bound));
+    if (lrc != BALAI_OK) {
+        balai_cli_fail("cannot listen on %s: %s", s.cfg.listen,
+                       lrc == BALAI_EEXIST       ? "address already in use (is Balai already running?)"
+                       : lrc == BALAI_EFORBIDDEN ? "permission denied"
+                                                 : "address not available or malformed");
         goto out;
     }
+    snprintf(app->bound_url, sizeof(app->bound_url), "http://%s", bound);
     s.sock_path = balai_asprintf("%s/balai.sock", dir);
     if (balai_http_server_listen_unix(app->http, s.sock_path) != BALAI_OK) {
-        balai_cli_fail("cannot listen on %s", s.sock_path);
+        balai_cli_fail("cannot listen on %s: another server runs on this data directory, or the path is not usable", s.sock_path);
         goto out;
     }
     s.addr_file = balai_asprintf("%s/serve.addr", dir);

@@ -26,6 +26,8 @@ struct ctx {
 };
 
 static int say(char *reason, size_t rlen, int rc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int say(char *reason, size_t rlen, int rc, const char *fmt, va_list ap)
 {
     if (reason && rlen)
         vsnprintf(reason, rlen, fmt, ap);
@@ -244,19 +246,19 @@ static int check_other(struct ctx *c)
 
     if (!eq(membership_of(c, c->sender), "join"))
         return deny(c, "You must be in the room to send events to it"); /* 5 */
-    if (strcmp(c->type, "m.room.third_party_invite") == 0) { /* 6 */
+    if (strcmp(c->type, "m.room.third_party_invite") == 0) {            /* 6 */
         if (mine >= c->pl.invite)
             return BALAI_OK;
-        return deny(c, "Your power level (%lld) is below the %lld needed to invite users",
-                    mine, (long long)c->pl.invite);
+        return deny(c, "Your power level (%lld) is below the %lld needed to invite users", mine,
+                    (long long)c->pl.invite);
     }
     need = (long long)balai_pl_event_level(&c->pl, c->type, c->state_key != NULL);
     if (need > mine) /* 7 */
-        return deny(c, "Your power level (%lld) is below the %lld needed to send %s", mine,
-                    need, c->type);
+        return deny(c, "Your power level (%lld) is below the %lld needed to send %s", mine, need,
+                    c->type);
     if (c->state_key && c->state_key[0] == '@' && strcmp(c->state_key, c->sender) != 0)
         return deny(c, "Only %s can set state with that state key", c->state_key); /* 8 */
-    if (strcmp(c->type, "m.room.power_levels") == 0) { /* 9 */
+    if (strcmp(c->type, "m.room.power_levels") == 0) {                             /* 9 */
         if ((rc = balai_pl_validate(c->content, c->reason, c->rlen)) != BALAI_OK)
             return rc;
         return balai_pl_check_change(&c->pl, c->content, c->sender, c->reason, c->rlen);
@@ -295,10 +297,9 @@ static int check_in_room(struct ctx *c)
     fed_domain = balai_event_id_domain(balai_event_sender(c->create));
     if (json_is_false(federate) && !eq(fed_domain, balai_event_id_domain(c->sender)))
         return deny(c, "This room is not open to users of other servers"); /* 3 */
-    balai_pl_init(&c->pl,
-                  balai_event_content(balai_state_lookup_get(c->st, "m.room.power_levels", "",
-                                                             NULL)),
-                  balai_auth_creator(c->rv, c->create));
+    balai_pl_init(
+        &c->pl, balai_event_content(balai_state_lookup_get(c->st, "m.room.power_levels", "", NULL)),
+        balai_auth_creator(c->rv, c->create));
     return BALAI_OK;
 }
 
@@ -343,9 +344,8 @@ int balai_auth_power_levels(const char *room_version, const struct balai_state_l
 }
 
 int balai_auth_check_redaction(const char *room_version, const char *sender,
-                               const char *original_sender,
-                               const struct balai_state_lookup *state, char *reason,
-                               size_t reasonlen)
+                               const char *original_sender, const struct balai_state_lookup *state,
+                               char *reason, size_t reasonlen)
 {
     struct balai_powerlevels pl;
 

@@ -42,9 +42,8 @@ int balai_auth_check(const char *room_version, const json_t *pdu,
  * (The sender must also pass balai_auth_check with the redaction event.)
  * BALAI_OK, BALAI_EFORBIDDEN with a reason, or BALAI_EINVAL (version). */
 int balai_auth_check_redaction(const char *room_version, const char *sender,
-                               const char *original_sender,
-                               const struct balai_state_lookup *state, char *reason,
-                               size_t reasonlen);
+                               const char *original_sender, const struct balai_state_lookup *state,
+                               char *reason, size_t reasonlen);
 
 /* The auth events a new event should cite (Server-Server API "Auth events
  * selection"): the create event, the power levels, the sender's member

@@ -231,8 +231,8 @@ static int params_ok(const struct balai_event_params *p)
     return field_ok(p->room_id, 0) && field_ok(p->sender, 0) && field_ok(p->type, 0) &&
            (!p->state_key || field_ok(p->state_key, 1)) &&
            (!p->redacts || field_ok(p->redacts, 0)) &&
-           (!p->content || (json_is_object(p->content) &&
-                            balai_canonjson_check(p->content) == BALAI_OK)) &&
+           (!p->content ||
+            (json_is_object(p->content) && balai_canonjson_check(p->content) == BALAI_OK)) &&
            p->origin_server_ts >= 0 && p->origin_server_ts <= BALAI_CANONJSON_INT_MAX &&
            p->depth >= 1 && p->depth <= BALAI_CANONJSON_INT_MAX && id_list_ok(p->prev_events) &&
            id_list_ok(p->auth_events) && key_ok(p->key);
@@ -304,7 +304,7 @@ static void copy_field(json_t *dst, const json_t *src, const char *key)
 
 json_t *balai_event_client_format(const json_t *pdu, const char *event_id)
 {
-    static const char *const keys[] = {"type",    "content",   "sender", "origin_server_ts",
+    static const char *const keys[] = {"type",    "content",   "sender",  "origin_server_ts",
                                        "room_id", "state_key", "unsigned"};
     const char *type = balai_event_type(pdu), *redacts;
     json_t *c, *content;

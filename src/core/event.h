@@ -22,8 +22,8 @@
 
 /* The server's signing key: names and a libsodium Ed25519 secret key. */
 struct balai_event_key {
-    const char *server_name; /* "example.org": signatures and (v10) origin */
-    const char *key_id;      /* "ed25519:a1b2" */
+    const char *server_name;   /* "example.org": signatures and (v10) origin */
+    const char *key_id;        /* "ed25519:a1b2" */
     const uint8_t *secret_key; /* 64 bytes (BALAI_SIGN_SECRETKEYBYTES) */
 };
 
@@ -33,12 +33,12 @@ struct balai_event_params {
     const char *room_id;
     const char *sender;
     const char *type;
-    const char *state_key;    /* NULL for a message (non-state) event */
-    const json_t *content;    /* an object; NULL means {} */
-    const char *redacts;      /* m.room.redaction only: the redacted event's id,
-                               * written top-level (v10) or into content (v11) */
-    int64_t origin_server_ts; /* milliseconds */
-    int64_t depth;            /* >= 1 */
+    const char *state_key;     /* NULL for a message (non-state) event */
+    const json_t *content;     /* an object; NULL means {} */
+    const char *redacts;       /* m.room.redaction only: the redacted event's id,
+                                * written top-level (v10) or into content (v11) */
+    int64_t origin_server_ts;  /* milliseconds */
+    int64_t depth;             /* >= 1 */
     const json_t *prev_events; /* array of event id strings; NULL means [] */
     const json_t *auth_events; /* array of event id strings; NULL means [] */
     const struct balai_event_key *key;

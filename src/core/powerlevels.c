@@ -8,9 +8,8 @@
 #include "core/powerlevels.h"
 
 /* The scalar levels, in the order of auth rule 9.5. */
-static const char *const scalar_keys[] = {"users_default", "events_default", "state_default",
-                                          "ban",           "redact",         "kick",
-                                          "invite"};
+static const char *const scalar_keys[] = {"users_default", "events_default", "state_default", "ban",
+                                          "redact",        "kick",           "invite"};
 
 /* 1 and the value in *out when obj[key] is an integer; 0 otherwise. */
 static int get_int(const json_t *obj, const char *key, int64_t *out)
@@ -102,8 +101,8 @@ static int map_ok(const json_t *content, const char *name, int users, char *reas
             return BALAI_EFORBIDDEN;
         }
         if (!level_ok(v)) {
-            snprintf(reason, reasonlen, "The power level for '%s' in '%s' must be an integer",
-                     k, name);
+            snprintf(reason, reasonlen, "The power level for '%s' in '%s' must be an integer", k,
+                     name);
             return BALAI_EFORBIDDEN;
         }
     }
@@ -123,8 +122,7 @@ int balai_pl_validate(const json_t *content, char *reason, size_t reasonlen)
     for (i = 0; i < BALAI_ARRAY_LEN(scalar_keys); i++) {
         v = json_object_get(content, scalar_keys[i]);
         if (v && !level_ok(v)) {
-            snprintf(reason, reasonlen, "'%s' in power levels must be an integer",
-                     scalar_keys[i]);
+            snprintf(reason, reasonlen, "'%s' in power levels must be an integer", scalar_keys[i]);
             return BALAI_EFORBIDDEN;
         }
     }
@@ -150,13 +148,12 @@ static int changed(const struct change *c)
 
 /* Rules 9.5-9.7: an altered level may neither have been nor become higher
  * than the sender's own. */
-static int check_level_change(const struct change *c, int64_t mine, char *reason,
-                              size_t reasonlen)
+static int check_level_change(const struct change *c, int64_t mine, char *reason, size_t reasonlen)
 {
     if (c->has_old && c->old > mine) {
         snprintf(reason, reasonlen,
-                 "You cannot change %s: its current level (%lld) is above your own (%lld)",
-                 c->what, (long long)c->old, (long long)mine);
+                 "You cannot change %s: its current level (%lld) is above your own (%lld)", c->what,
+                 (long long)c->old, (long long)mine);
         return BALAI_EFORBIDDEN;
     }
     if (c->has_new && c->new_ > mine) {
@@ -168,19 +165,17 @@ static int check_level_change(const struct change *c, int64_t mine, char *reason
 }
 
 /* Rules 9.8-9.9 for the users map. */
-static int check_user_change(const struct change *c, const char *sender, int64_t mine,
-                             char *reason, size_t reasonlen)
+static int check_user_change(const struct change *c, const char *sender, int64_t mine, char *reason,
+                             size_t reasonlen)
 {
     if (strcmp(c->what, sender) != 0 && c->has_old && c->old >= mine) {
         snprintf(reason, reasonlen,
-                 "You cannot change the power level of %s: it is equal to or above yours",
-                 c->what);
+                 "You cannot change the power level of %s: it is equal to or above yours", c->what);
         return BALAI_EFORBIDDEN;
     }
     if (c->has_new && c->new_ > mine) {
-        snprintf(reason, reasonlen,
-                 "You cannot give %s a power level (%lld) above your own (%lld)", c->what,
-                 (long long)c->new_, (long long)mine);
+        snprintf(reason, reasonlen, "You cannot give %s a power level (%lld) above your own (%lld)",
+                 c->what, (long long)c->new_, (long long)mine);
         return BALAI_EFORBIDDEN;
     }
     return BALAI_OK;
@@ -250,8 +245,8 @@ int balai_pl_check_change(const struct balai_powerlevels *cur, const json_t *new
     }
     if ((rc = check_map(cur->content, new_content, "events", "events", sender, mine, reason,
                         reasonlen)) != BALAI_OK ||
-        (rc = check_map(cur->content, new_content, "notifications", "notifications", sender,
-                        mine, reason, reasonlen)) != BALAI_OK)
+        (rc = check_map(cur->content, new_content, "notifications", "notifications", sender, mine,
+                        reason, reasonlen)) != BALAI_OK)
         return rc;
     return check_map(cur->content, new_content, "users", NULL, sender, mine, reason, reasonlen);
 }
@@ -281,7 +276,7 @@ json_t *balai_pl_default_content(const char *creator)
                      "users", users, "users_default", 0, "events", "m.room.name", 50,
                      "m.room.avatar", 50, "m.room.topic", 50, "m.room.canonical_alias", 50,
                      "m.room.power_levels", 100, "m.room.history_visibility", 100,
-                     "m.room.encryption", 100, "m.room.server_acl", 100, "m.room.tombstone",
-                     100, "events_default", 0, "state_default", 50, "ban", 50, "kick", 50,
-                     "redact", 50, "invite", 0);
+                     "m.room.encryption", 100, "m.room.server_acl", 100, "m.room.tombstone", 100,
+                     "events_default", 0, "state_default", 50, "ban", 50, "kick", 50, "redact", 50,
+                     "invite", 0);
 }

@@ -7,13 +7,18 @@
 
 /* Top-level keys kept by redaction. */
 static const char *const top_v10[] = {
-    "event_id",    "type",       "room_id", "sender",           "state_key",
-    "content",     "hashes",     "signatures", "depth",         "prev_events",
-    "prev_state",  "auth_events", "origin", "origin_server_ts", "membership",
+    "event_id",   "type",
+    "room_id",    "sender",
+    "state_key",  "content",
+    "hashes",     "signatures",
+    "depth",      "prev_events",
+    "prev_state", "auth_events",
+    "origin",     "origin_server_ts",
+    "membership",
 };
 static const char *const top_v11[] = {
-    "event_id", "type",  "room_id",     "sender",      "state_key",   "content",
-    "hashes",   "signatures", "depth", "prev_events", "auth_events", "origin_server_ts",
+    "event_id", "type",       "room_id", "sender",      "state_key",   "content",
+    "hashes",   "signatures", "depth",   "prev_events", "auth_events", "origin_server_ts",
 };
 
 /* Content keys kept, per event type. NULL-terminated lists. */
@@ -25,11 +30,11 @@ struct content_rule {
 static const char *const member_keys[] = {"membership", "join_authorised_via_users_server", NULL};
 static const char *const create_keys_v10[] = {"creator", NULL};
 static const char *const join_rules_keys[] = {"join_rule", "allow", NULL};
-static const char *const pl_keys_v10[] = {"ban",   "events",         "events_default",
-                                          "kick",  "redact",         "state_default",
+static const char *const pl_keys_v10[] = {"ban",   "events",        "events_default",
+                                          "kick",  "redact",        "state_default",
                                           "users", "users_default", NULL};
-static const char *const pl_keys_v11[] = {"ban",    "events",        "events_default", "invite",
-                                          "kick",   "redact",        "state_default",  "users",
+static const char *const pl_keys_v11[] = {"ban",           "events", "events_default", "invite",
+                                          "kick",          "redact", "state_default",  "users",
                                           "users_default", NULL};
 static const char *const history_keys[] = {"history_visibility", NULL};
 static const char *const redaction_keys_v11[] = {"redacts", NULL};
@@ -42,10 +47,8 @@ static const struct content_rule rules_v10[] = {
     {"m.room.history_visibility", history_keys},
 };
 static const struct content_rule rules_v11[] = {
-    {"m.room.member", member_keys},
-    {"m.room.join_rules", join_rules_keys},
-    {"m.room.power_levels", pl_keys_v11},
-    {"m.room.history_visibility", history_keys},
+    {"m.room.member", member_keys},           {"m.room.join_rules", join_rules_keys},
+    {"m.room.power_levels", pl_keys_v11},     {"m.room.history_visibility", history_keys},
     {"m.room.redaction", redaction_keys_v11},
 };
 
@@ -116,8 +119,7 @@ json_t *balai_redact_rv(const json_t *pdu, const struct balai_room_version *rv)
             continue;
         copy_key(out, pdu, top[i]);
     }
-    json_object_set_new(out, "content",
-                        redact_content(json_object_get(pdu, "content"), type, rv));
+    json_object_set_new(out, "content", redact_content(json_object_get(pdu, "content"), type, rv));
     return out;
 }
 

@@ -17,8 +17,7 @@ struct balai_state_lookup {
     /* Returns the current state event (a PDU, borrowed, valid for the
      * duration of the call that asked) for (type, state_key), or NULL.
      * When event_id is not NULL, *event_id is set to its id (borrowed). */
-    const json_t *(*get)(void *arg, const char *type, const char *state_key,
-                         const char **event_id);
+    const json_t *(*get)(void *arg, const char *type, const char *state_key, const char **event_id);
     void *arg;
 };
 

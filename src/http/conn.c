@@ -269,6 +269,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
         return -1;
     }
     r->url_len += (uint32_t)len;
+    r->parser_method = p->method; /* known once the URL starts (for the log) */
     return 0;
 }
 
@@ -457,6 +458,20 @@ static void headers_done(struct balai_http_conn *hc, int more_data)
     struct balai_slice expect;
 
     split_url(r);
+    if (p->http_major != 1) {
+        fail(hc, 400, "M_BAD_REQUEST", "Unsupported HTTP version");
+        return;
+    }
+    /* RFC 9112 5.1: no whitespace inside or after a field name (the parser
+     * tolerates it; a smuggled "Content-Length :" must not get through) */
+    for (uint32_t i = 0; i < r->nhdrs; i++) {
+        const char *n = r->head + r->hdrs[i].name_off;
+        if (r->hdrs[i].name_len == 0 || memchr(n, ' ', r->hdrs[i].name_len) ||
+            memchr(n, '\t', r->hdrs[i].name_len)) {
+            fail(hc, 400, "M_BAD_REQUEST", "Malformed HTTP request: invalid header name");
+            return;
+        }
+    }
     r->parser_method = p->method;
     r->pub.method = map_method(p->method);
     r->keep_alive = http_should_keep_alive(p) && !p->upgrade;

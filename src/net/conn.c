@@ -389,7 +389,7 @@ int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
     memset(&ss, 0, sizeof(ss));
     rc = parse_addr_port(addr_port, &ss);
     if (rc != BALAI_OK) {
-        LOG_ERROR("cannot listen on '%s': expected ADDR:PORT, e.g. 127.0.0.1:8008", addr_port);
+        LOG_DEBUG("cannot listen on '%s': expected ADDR:PORT, e.g. 127.0.0.1:8008", addr_port);
         return rc;
     }
     l = listener_alloc(loop, opts, 0);
@@ -415,10 +415,11 @@ int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
     *out = l;
     return BALAI_OK;
 fail:
-    LOG_ERROR("cannot listen on %s: %s", addr_port, uv_strerror(err));
+    /* The caller reports it in one line; the code says why. */
+    LOG_DEBUG("cannot listen on %s: %s", addr_port, uv_strerror(err));
     if (l)
         uv_close(&l->h.handle, on_listener_closed);
-    return BALAI_EIO;
+    return err == UV_EADDRINUSE ? BALAI_EEXIST : err == UV_EACCES ? BALAI_EFORBIDDEN : BALAI_EIO;
 }
 
 /* Returns 0 when `path` is free (absent, or a stale socket now removed). */
@@ -431,7 +432,7 @@ static int clear_stale_socket(const char *path)
     if (lstat(path, &st) != 0)
         return errno == ENOENT ? BALAI_OK : BALAI_EIO;
     if (!S_ISSOCK(st.st_mode)) {
-        LOG_ERROR("cannot listen on %s: the file exists and is not a socket", path);
+        LOG_DEBUG("cannot listen on %s: the file exists and is not a socket", path);
         return BALAI_EIO;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -443,17 +444,17 @@ static int clear_stale_socket(const char *path)
     rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc == 0) {
         close(fd);
-        LOG_ERROR("cannot listen on %s: address already in use (is a server running?)", path);
+        LOG_DEBUG("cannot listen on %s: address already in use (is a server running?)", path);
         return BALAI_EIO;
     }
     rc = errno;
     close(fd);
     if (rc != ECONNREFUSED) {
-        LOG_ERROR("cannot listen on %s: %s", path, strerror(rc));
+        LOG_DEBUG("cannot listen on %s: %s", path, strerror(rc));
         return BALAI_EIO;
     }
     if (unlink(path) != 0 && errno != ENOENT) {
-        LOG_ERROR("cannot remove stale socket %s: %s", path, strerror(errno));
+        LOG_DEBUG("cannot remove stale socket %s: %s", path, strerror(errno));
         return BALAI_EIO;
     }
     return BALAI_OK;
@@ -468,7 +469,7 @@ int balai_listen_unix(struct balai_loop *loop, const char *path,
     int err, rc;
 
     if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
-        LOG_ERROR("cannot listen on unix socket '%s': path empty or longer than %zu bytes",
+        LOG_DEBUG("cannot listen on unix socket '%s': path empty or longer than %zu bytes",
                   path ? path : "", sizeof(sa.sun_path) - 1);
         return BALAI_EINVAL;
     }
@@ -499,7 +500,7 @@ int balai_listen_unix(struct balai_loop *loop, const char *path,
     *out = l;
     return BALAI_OK;
 fail:
-    LOG_ERROR("cannot listen on %s: %s", path, uv_strerror(err));
+    LOG_DEBUG("cannot listen on %s: %s", path, uv_strerror(err));
     if (l)
         uv_close(&l->h.handle, on_listener_closed);
     return BALAI_EIO;

@@ -404,6 +404,56 @@ int balai_store_txn_next_pos(struct balai_store_txn *t, const char *stream, int6
     return t->st->be->next_pos(t->st->db, stream, out);
 }
 
+int balai_store_txn_room_insert(struct balai_store_txn *t, const struct balai_room_rec *r)
+{
+    return t->st->be->room_insert(t->st->db, r);
+}
+
+int balai_store_txn_event_insert(struct balai_store_txn *t, struct balai_event_rec *e)
+{
+    return t->st->be->event_insert(t->st->db, e);
+}
+
+int balai_store_txn_state_set(struct balai_store_txn *t, const char *room_id, const char *type,
+                              const char *state_key, int64_t event_pos)
+{
+    return t->st->be->state_set(t->st->db, room_id, type, state_key, event_pos);
+}
+
+int balai_store_txn_txn_insert(struct balai_store_txn *t, const char *user_id,
+                               const char *device_id, const char *txn_id, const char *event_id,
+                               int64_t ts)
+{
+    return t->st->be->txn_insert(t->st->db, user_id, device_id, txn_id, event_id, ts);
+}
+
+int balai_store_txn_alias_insert(struct balai_store_txn *t, const char *alias, const char *room_id,
+                                 const char *creator)
+{
+    return t->st->be->alias_insert(t->st->db, alias, room_id, creator);
+}
+
+int balai_store_txn_alias_delete(struct balai_store_txn *t, const char *alias)
+{
+    return t->st->be->alias_delete(t->st->db, alias);
+}
+
+int balai_store_txn_forget(struct balai_store_txn *t, const char *user_id, const char *room_id)
+{
+    return t->st->be->forget(t->st->db, user_id, room_id);
+}
+
+int balai_store_txn_unforget(struct balai_store_txn *t, const char *user_id, const char *room_id)
+{
+    return t->st->be->unforget(t->st->db, user_id, room_id);
+}
+
+int balai_store_txn_event_set_blob(struct balai_store_txn *t, const char *event_id,
+                                   const uint8_t *blob, size_t len, int redacted)
+{
+    return t->st->be->event_set_blob(t->st->db, event_id, blob, len, redacted);
+}
+
 /* Reads: dispatch to the backend's read side. */
 
 int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
@@ -437,6 +487,70 @@ int64_t balai_store_pos_current(struct balai_store *st, const char *stream)
 int balai_store_schema_version(struct balai_store *st, int *out)
 {
     return st->be->schema_version(st->db, out);
+}
+
+int balai_store_rooms_each(struct balai_store *st,
+                           int (*fn)(const struct balai_room_rec *, void *), void *arg)
+{
+    return st->be->rooms_each(st->db, fn, arg);
+}
+
+int balai_store_state_each(struct balai_store *st,
+                           int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    return st->be->state_each(st->db, fn, arg);
+}
+
+int balai_store_room_events(struct balai_store *st, const char *room_id, int64_t from, int64_t to,
+                            char dir, int limit, int (*fn)(const struct balai_event_rec *, void *),
+                            void *arg)
+{
+    if ((dir != 'f' && dir != 'b') || limit <= 0)
+        return BALAI_EINVAL;
+    return st->be->room_events(st->db, room_id, from, to, dir, limit, fn, arg);
+}
+
+int balai_store_events_after(struct balai_store *st, int64_t after, int limit,
+                             int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    if (limit <= 0)
+        return BALAI_EINVAL;
+    return st->be->events_after(st->db, after, limit, fn, arg);
+}
+
+int balai_store_policy_events_each(struct balai_store *st,
+                                   int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    return st->be->policy_events_each(st->db, fn, arg);
+}
+
+int balai_store_event_get(struct balai_store *st, const char *event_id,
+                          int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    return st->be->event_get(st->db, event_id, fn, arg);
+}
+
+int balai_store_txns_each(struct balai_store *st, int64_t since_ts,
+                          int (*fn)(const char *user_id, const char *device_id,
+                                    const char *txn_id, const char *event_id, int64_t ts, void *),
+                          void *arg)
+{
+    return st->be->txns_each(st->db, since_ts, fn, arg);
+}
+
+int balai_store_aliases_each(struct balai_store *st,
+                             int (*fn)(const char *alias, const char *room_id, const char *creator,
+                                       void *),
+                             void *arg)
+{
+    return st->be->aliases_each(st->db, fn, arg);
+}
+
+int balai_store_forgotten_each(struct balai_store *st,
+                               int (*fn)(const char *user_id, const char *room_id, void *),
+                               void *arg)
+{
+    return st->be->forgotten_each(st->db, fn, arg);
 }
 
 int balai_store_debug_setting(struct balai_store *st, const char *name, char **out)

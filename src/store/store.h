@@ -20,7 +20,8 @@
  *  - balai_store_submit, balai_store_stats: any thread.
  *  - balai_store_drain_completions: the thread that owns the ops.
  *  - balai_store_txn_*: the writer thread, inside an op's apply() only.
- *  - reads (balai_store_*_each, meta_get, pos_current, schema_version): any
+ *  - reads (balai_store_*_each, meta_get, pos_current, schema_version,
+ *    room_events, events_after, event_get): any
  *    thread; they use their own connection, serialised by a mutex, and see
  *    only committed data. A read callback must not call another store read
  *    (the read connection is held for the iteration).
@@ -28,6 +29,7 @@
 #ifndef BALAI_STORE_STORE_H
 #define BALAI_STORE_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct balai_store;     /* opaque */
@@ -143,6 +145,38 @@ struct balai_token_rec {
     int64_t created_ts;
 };
 
+/* A room. is_direct is 0/1. */
+struct balai_room_rec {
+    const char *room_id;
+    const char *room_version;
+    const char *creator;
+    int is_direct;
+    int64_t created_ts;
+};
+
+/* A persisted event. Its content is SEALED by the caller: `blob` is opaque to
+ * the store (never plaintext, DESIGN.md §3); only the routing metadata below
+ * is stored in clear. Required: event_id, room_id, type, sender, blob,
+ * key_name. */
+struct balai_event_rec {
+    int64_t pos;           /* "events" stream position: set by event_insert; read back */
+    const char *event_id;  /* unique */
+    const char *room_id;   /* the room must exist */
+    const char *type;
+    const char *state_key; /* NULL for a non-state event */
+    const char *sender;
+    int64_t origin_server_ts;
+    int64_t depth;
+    const char *membership; /* m.room.member: join/invite/leave/ban/knock; else NULL */
+    const char *aux;        /* a short clear policy value the caller chooses (e.g. the
+                               history_visibility or join_rule), else NULL */
+    const char *txn_user;   /* the user whose transaction ID sent it, or NULL */
+    const uint8_t *blob;    /* the sealed PDU (NULL in policy_events_each rows) */
+    size_t blob_len;
+    const char *key_name; /* the keystore key that sealed blob */
+    int redacted;         /* 0/1 */
+};
+
 /* Transaction functions: writer thread, inside apply() only (or inside an
  * op run by balai_store_exec). Each returns 0 or a negative BALAI_E*:
  * BALAI_EEXIST on a unique conflict, BALAI_ENOTFOUND when the row to change
@@ -181,6 +215,41 @@ int balai_store_txn_meta_set(struct balai_store_txn *t, const char *key, const c
  * the op fails, so committed positions have no gaps. */
 int balai_store_txn_next_pos(struct balai_store_txn *t, const char *stream, int64_t *out);
 
+/* BALAI_EEXIST if the room exists. */
+int balai_store_txn_room_insert(struct balai_store_txn *t, const struct balai_room_rec *r);
+/* Inserts the event at the next "events" stream position, allocated by the
+ * same statement (the same counter as balai_store_txn_next_pos(t, "events")),
+ * and sets e->pos. BALAI_EEXIST if the event_id is taken, BALAI_ENOTFOUND if
+ * the room is missing; a refused insert consumes no position. */
+int balai_store_txn_event_insert(struct balai_store_txn *t, struct balai_event_rec *e);
+/* Sets the current state entry (room_id, type, state_key) to the event at
+ * `event_pos` (inserting or replacing). The caller ensures that event is the
+ * matching state event of that room. BALAI_ENOTFOUND if no event has that
+ * position. */
+int balai_store_txn_state_set(struct balai_store_txn *t, const char *room_id, const char *type,
+                              const char *state_key, int64_t event_pos);
+/* Records a client transaction ID. BALAI_EEXIST if (user, device, txn_id)
+ * was recorded already. The device need not exist (no foreign key: devices
+ * go at logout, their transaction IDs stay). */
+int balai_store_txn_txn_insert(struct balai_store_txn *t, const char *user_id,
+                               const char *device_id, const char *txn_id, const char *event_id,
+                               int64_t ts);
+/* BALAI_EEXIST if the alias is taken, BALAI_ENOTFOUND if the room is missing. */
+int balai_store_txn_alias_insert(struct balai_store_txn *t, const char *alias, const char *room_id,
+                                 const char *creator);
+/* BALAI_ENOTFOUND if the alias does not exist. */
+int balai_store_txn_alias_delete(struct balai_store_txn *t, const char *alias);
+/* Marks the room forgotten by the user; idempotent. */
+int balai_store_txn_forget(struct balai_store_txn *t, const char *user_id, const char *room_id);
+/* Clears the mark (on re-join); idempotent. */
+int balai_store_txn_unforget(struct balai_store_txn *t, const char *user_id, const char *room_id);
+/* Replaces the sealed PDU of an event (redaction) and sets its redacted flag;
+ * key_name is kept, so seal the new blob with the event's key. Position and
+ * metadata are unchanged. BALAI_ENOTFOUND if the event does not exist,
+ * BALAI_EINVAL if blob is NULL. */
+int balai_store_txn_event_set_blob(struct balai_store_txn *t, const char *event_id,
+                                   const uint8_t *blob, size_t len, int redacted);
+
 /* Reads (any thread, committed data only, separate connection). Rows come in
  * primary-key order. A callback returning non-zero stops the iteration and
  * that value is returned; otherwise 0, or BALAI_ESTORE (logged). */
@@ -195,6 +264,45 @@ int balai_store_meta_get(struct balai_store *st, const char *key, char **out);
 /* Returns the last committed position of `stream` (0 if none was ever
  * allocated), or a negative BALAI_E* on error. */
 int64_t balai_store_pos_current(struct balai_store *st, const char *stream);
+
+/* Rooms and events. Iterations follow the same rules as above; the event
+ * record's strings and blob are borrowed for the callback. */
+int balai_store_rooms_each(struct balai_store *st,
+                           int (*fn)(const struct balai_room_rec *, void *), void *arg);
+/* The current state of every room, ordered by (room_id, type, state_key):
+ * each row is the full state event, blob included. */
+int balai_store_state_each(struct balai_store *st,
+                           int (*fn)(const struct balai_event_rec *, void *), void *arg);
+/* At most `limit` (> 0) events of one room: with dir 'f', from < pos <= to in
+ * ascending order; with dir 'b', to <= pos < from in descending order (from =
+ * INT64_MAX for the latest). BALAI_EINVAL for another dir or limit <= 0. */
+int balai_store_room_events(struct balai_store *st, const char *room_id, int64_t from, int64_t to,
+                            char dir, int limit, int (*fn)(const struct balai_event_rec *, void *),
+                            void *arg);
+/* At most `limit` (> 0) events of all rooms with pos > after, ascending
+ * (to rebuild caches). BALAI_EINVAL if limit <= 0. */
+int balai_store_events_after(struct balai_store *st, int64_t after, int limit,
+                             int (*fn)(const struct balai_event_rec *, void *), void *arg);
+/* Every event whose membership or aux is non-NULL, ascending pos, metadata
+ * only (blob NULL, blob_len 0): membership and visibility history at start. */
+int balai_store_policy_events_each(struct balai_store *st,
+                                   int (*fn)(const struct balai_event_rec *, void *), void *arg);
+/* Calls fn once with the event and returns its result, or BALAI_ENOTFOUND. */
+int balai_store_event_get(struct balai_store *st, const char *event_id,
+                          int (*fn)(const struct balai_event_rec *, void *), void *arg);
+/* Client transaction IDs recorded with ts >= since_ts, ascending ts. */
+int balai_store_txns_each(struct balai_store *st, int64_t since_ts,
+                          int (*fn)(const char *user_id, const char *device_id,
+                                    const char *txn_id, const char *event_id, int64_t ts, void *),
+                          void *arg);
+int balai_store_aliases_each(struct balai_store *st,
+                             int (*fn)(const char *alias, const char *room_id, const char *creator,
+                                       void *),
+                             void *arg);
+int balai_store_forgotten_each(struct balai_store *st,
+                               int (*fn)(const char *user_id, const char *room_id, void *),
+                               void *arg);
+
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);
 

@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define BALAI_STORE_BACKEND_ABI 1
+#define BALAI_STORE_BACKEND_ABI 2
 
 struct balai_store_backend {
     int abi; /* BALAI_STORE_BACKEND_ABI */
@@ -53,6 +53,18 @@ struct balai_store_backend {
     int (*token_delete)(void *db, const uint8_t hash[32]);
     int (*meta_set)(void *db, const char *key, const char *value);
     int (*next_pos)(void *db, const char *stream, int64_t *out);
+    int (*room_insert)(void *db, const struct balai_room_rec *r);
+    int (*event_insert)(void *db, struct balai_event_rec *e);
+    int (*state_set)(void *db, const char *room_id, const char *type, const char *state_key,
+                     int64_t event_pos);
+    int (*txn_insert)(void *db, const char *user_id, const char *device_id, const char *txn_id,
+                      const char *event_id, int64_t ts);
+    int (*alias_insert)(void *db, const char *alias, const char *room_id, const char *creator);
+    int (*alias_delete)(void *db, const char *alias);
+    int (*forget)(void *db, const char *user_id, const char *room_id);
+    int (*unforget)(void *db, const char *user_id, const char *room_id);
+    int (*event_set_blob)(void *db, const char *event_id, const uint8_t *blob, size_t len,
+                          int redacted);
 
     /* Reads, on the read side, from any thread. */
     int (*users_each)(void *db, int (*fn)(const struct balai_user_rec *, void *), void *arg);
@@ -61,6 +73,24 @@ struct balai_store_backend {
     int (*meta_get)(void *db, const char *key, char **out);
     int64_t (*pos_current)(void *db, const char *stream);
     int (*schema_version)(void *db, int *out);
+    int (*rooms_each)(void *db, int (*fn)(const struct balai_room_rec *, void *), void *arg);
+    int (*state_each)(void *db, int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    /* dir and limit are validated by store.c. */
+    int (*room_events)(void *db, const char *room_id, int64_t from, int64_t to, char dir,
+                       int limit, int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    int (*events_after)(void *db, int64_t after, int limit,
+                        int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    int (*policy_events_each)(void *db, int (*fn)(const struct balai_event_rec *, void *),
+                              void *arg);
+    int (*event_get)(void *db, const char *event_id,
+                     int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    int (*txns_each)(void *db, int64_t since_ts,
+                     int (*fn)(const char *, const char *, const char *, const char *, int64_t,
+                               void *),
+                     void *arg);
+    int (*aliases_each)(void *db, int (*fn)(const char *, const char *, const char *, void *),
+                        void *arg);
+    int (*forgotten_each)(void *db, int (*fn)(const char *, const char *, void *), void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

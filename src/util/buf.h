@@ -32,7 +32,8 @@ int balai_buf_append_str(struct balai_buf *b, const char *s);
 int balai_buf_append_char(struct balai_buf *b, char c);
 int balai_buf_printf(struct balai_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int balai_buf_vprintf(struct balai_buf *b, const char *fmt, va_list ap);
+int balai_buf_vprintf(struct balai_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Removes the first `n` bytes. */
 void balai_buf_consume(struct balai_buf *b, size_t n);
 /* Returns the data and gives up ownership (caller frees); the buffer is empty after. */

@@ -117,6 +117,28 @@ describe('login', () => {
         assert.equal(devs.devices.filter((d) => d.device_id === 'BOBLAPTOP').length, 1);
     });
 
+    it('a device_id of another user\'s device does not touch that device', T, async () => {
+        const a = await srv.login('alice', PW, { device_id: 'SHAREDNAME' });
+        const b = await srv.login('bob', PW, { device_id: 'SHAREDNAME' });
+        assert.equal(b.user_id, '@bob:balai.test');
+        assertOk(await srv.whoami(a.access_token));
+        assertOk(await srv.whoami(b.access_token));
+        assertOk(await srv.request('POST', `${C}/logout`, { token: b.access_token, body: {} }));
+        const who = assertOk(await srv.whoami(a.access_token));
+        assert.equal(who.device_id, 'SHAREDNAME');
+    });
+
+    it('30 concurrent logins all succeed with distinct tokens', T, async () => {
+        const rs = await Promise.all(Array.from({ length: 30 }, () => srv.loginRaw('bob', PW)));
+        for (const r of rs) assertOk(r);
+        const tokens = new Set(rs.map((r) => r.json.access_token));
+        const devices = new Set(rs.map((r) => r.json.device_id));
+        assert.equal(tokens.size, 30);
+        assert.equal(devices.size, 30);
+        const who = await Promise.all(rs.map((r) => srv.whoami(r.json.access_token)));
+        for (const w of who) assert.equal(assertOk(w).user_id, '@bob:balai.test');
+    });
+
     it('a wrong password is 403 M_FORBIDDEN', T, async () => {
         assertError(await srv.loginRaw('alice', 'not the password'), 403, 'M_FORBIDDEN');
     });
@@ -743,6 +765,20 @@ describe('profile', () => {
         assert.deepEqual(j, { displayname: 'Bob Ünïcødé 😀' });
         const p = assertOk(await srv.request('GET', `${C}/profile/${enc(BOB)}`, { token: a.access_token }));
         assert.equal(p.displayname, 'Bob Ünïcødé 😀');
+    });
+
+    it('40 concurrent PUTs all succeed and the last answered value sticks', T, async () => {
+        const u = `${C}/profile/${enc(BOB)}/displayname`;
+        const rs = await Promise.all(
+            Array.from({ length: 40 }, (_, i) =>
+                srv.request('PUT', u, { token: b.access_token, body: { displayname: `Bob ${i}` } }),
+            ),
+        );
+        for (const r of rs) assertOk(r);
+        const j = assertOk(await srv.request('GET', u, { token: a.access_token }));
+        assert.match(j.displayname, /^Bob \d+$/);
+        assertOk(await srv.request('PUT', u, { token: b.access_token, body: { displayname: 'Bob Final' } }));
+        assert.equal(assertOk(await srv.request('GET', u, { token: a.access_token })).displayname, 'Bob Final');
     });
 
     it('PUT on someone else\'s profile is 403 M_FORBIDDEN and changes nothing', T, async () => {

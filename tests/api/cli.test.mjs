@@ -274,11 +274,20 @@ describe('balai user add/list/deactivate (server running)', () => {
     const srv = useServer({ users: [{ name: 'alice' }] });
 
     it('adds a user through the running server; login works at once', T, async () => {
-        const r = await srv.cli(['user', 'add', 'bob', '--password-stdin'], { input: `${PW}\n` });
+        const r = await srv.cli(['user', 'add', 'bob', '--password-stdin'], {
+            input: `${PW}\n`,
+            extra: ['--displayname', 'Bob Online'],
+        });
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), '@bob:balai.test');
         const b = await srv.login('bob');
         assert.equal(b.user_id, '@bob:balai.test');
+        const p = assertOk(
+            await srv.request('GET', `/_matrix/client/v3/profile/${encodeURIComponent(b.user_id)}`, {
+                token: b.access_token,
+            }),
+        );
+        assert.equal(p.displayname, 'Bob Online');
     });
 
     it('adds an admin through the running server', T, async () => {
@@ -322,6 +331,51 @@ describe('balai user add/list/deactivate (server running)', () => {
     it('deactivating an unknown user fails', T, async () => {
         const r = await srv.cli(['user', 'deactivate', 'nobody']);
         assert.notEqual(r.code, 0);
+    });
+});
+
+describe('configuration from the environment', () => {
+    it('serve logs to stderr only, and BALAI_LOG_LEVEL=warn silences info lines', T, async () => {
+        const chatty = new TestServer({ users: [{ name: 'alice' }] });
+        const quiet = new TestServer({ env: { BALAI_LOG_LEVEL: 'warn' }, users: [{ name: 'alice' }] });
+        try {
+            for (const srv of [chatty, quiet]) {
+                await srv.init();
+                srv.log = '';
+                await srv.start();
+                await srv.login('alice');
+                await srv.loginRaw('alice', 'wrong password');
+                await srv.stop();
+                assert.equal(srv.stdout, '', `serve wrote to stdout: ${srv.stdout}`);
+            }
+            const infoLines = (log) => log.split('\n').filter((l) => /\binfo\b/i.test(l) && !l.startsWith('---'));
+            assert.ok(infoLines(chatty.log).length > 0, `no info lines at the default level:\n${chatty.log}`);
+            assert.deepEqual(infoLines(quiet.log), [], 'info lines at BALAI_LOG_LEVEL=warn');
+        } finally {
+            await chatty.close();
+            await quiet.close();
+        }
+    });
+
+    it('an invalid value in the environment fails with a message naming it', T, async () => {
+        const srv = new TestServer();
+        try {
+            await srv.init();
+            for (const [k, v, re] of [
+                ['BALAI_SECURITY_PASSWORD_HASH_COST', 'bogus', /password_hash_cost/i],
+                ['BALAI_LIMITS_MAX_BODY', 'lots', /max_body/i],
+                ['BALAI_LOG_LEVEL', 'chatty', /level/i],
+            ]) {
+                const r = await srv.cli(['serve', '--listen', '127.0.0.1:0'], {
+                    env: { [k]: v },
+                    timeoutMs: 10000 * SLOW,
+                });
+                assert.notEqual(r.code, 0, `${k}=${v} accepted`);
+                assert.match(r.stderr, re, `${k}=${v}: ${r.stderr}`);
+            }
+        } finally {
+            await srv.close();
+        }
     });
 });
 

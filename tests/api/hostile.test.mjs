@@ -59,6 +59,7 @@ describe('hostile clients', () => {
     it('garbage bytes get 400 and the connection is closed', T, async () => {
         const r = await expectRejected(Buffer.from('\x00\x01\x02garbage\xff\xfe\r\n\r\n', 'latin1'), { statuses: [400] });
         assert.equal(typeof r.json?.errcode, 'string', `400 body is not a Matrix error: ${r.text}`);
+        assert.equal(r.headers['access-control-allow-origin'], '*', 'no CORS header on the 400');
     });
 
     it('random binary noise gets 400 and close', T, async () => {
@@ -132,6 +133,7 @@ describe('hostile clients', () => {
             { statuses: [431] },
         );
         assert.equal(typeof r.json?.errcode, 'string', `431 body is not a Matrix error: ${r.text}`);
+        assert.equal(r.headers['access-control-allow-origin'], '*', 'no CORS header on the 431');
     });
 
     it('an endless header stream is cut off', T, async () => {
@@ -314,5 +316,41 @@ describe('hostile clients', () => {
         assert.ok(assertOk(r).versions.includes('v1.12'));
         const m = await srv.request('GET', '/metrics');
         assert.equal(m.status, 200);
+    });
+});
+
+describe('connection limit', () => {
+    const MAX = 20;
+    const srv = useServer({ env: { BALAI_LIMITS_MAX_CONNECTIONS: MAX } });
+
+    it('beyond max_connections an extra client is not served; it recovers when they go', T, async () => {
+        const held = [];
+        try {
+            for (let i = 0; i < MAX; i++) {
+                const c = await RawConn.forServer(srv);
+                held.push(c);
+                await c.write(httpRequest('GET', '/_matrix/client/versions'));
+                assert.equal((await c.readResponse()).status, 200, `connection ${i}`);
+            }
+            let extra;
+            try {
+                extra = await srv.request('GET', '/_matrix/client/versions', { timeoutMs: 1500 });
+            } catch {
+                extra = null; // refused, reset or not accepted: all fine
+            }
+            if (extra) assert.notEqual(extra.status, 200, `connection ${MAX + 1} was served`);
+        } finally {
+            for (const c of held) c.destroy();
+        }
+        let ok = false;
+        for (let i = 0; i < 50 && !ok; i++) {
+            await sleep(100);
+            try {
+                ok = (await srv.request('GET', '/_matrix/client/versions', { timeoutMs: 2000 })).status === 200;
+            } catch {
+                ok = false;
+            }
+        }
+        assert.ok(ok, 'server did not recover after the connections closed');
     });
 });

@@ -139,9 +139,8 @@ static void buffer_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(spec_examples), cmocka_unit_test(escapes),
-        cmocka_unit_test(key_order),     cmocka_unit_test(numbers),
-        cmocka_unit_test(bad_input),     cmocka_unit_test(buffer_cap),
+        cmocka_unit_test(spec_examples), cmocka_unit_test(escapes),   cmocka_unit_test(key_order),
+        cmocka_unit_test(numbers),       cmocka_unit_test(bad_input), cmocka_unit_test(buffer_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

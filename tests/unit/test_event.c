@@ -42,9 +42,8 @@ static json_t *load(const char *s)
 
 static const char *sig_of(const json_t *pdu)
 {
-    return json_string_value(
-        json_object_get(json_object_get(json_object_get(pdu, "signatures"), "domain"),
-                        "ed25519:1"));
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(pdu, "signatures"), "domain"), "ed25519:1"));
 }
 
 static const char *hash_of(const json_t *pdu)
@@ -209,8 +208,7 @@ static void build_versions(void **state)
     assert_null(json_object_get(pdu, "redacts"));
     assert_null(json_object_get(pdu, "origin"));
     assert_string_equal(
-        json_string_value(json_object_get(json_object_get(pdu, "content"), "redacts")),
-        "$target");
+        json_string_value(json_object_get(json_object_get(pdu, "content"), "redacts")), "$target");
     assert_string_equal(balai_event_redacts(pdu), "$target");
     assert_int_equal(balai_event_verify(pdu, "11", "domain", "ed25519:1", pk), BALAI_OK);
     json_decref(pdu);
@@ -323,8 +321,8 @@ static void client_format(void **state)
 static void expect_redacted(const char *version, const char *type, const char *content,
                             const char *want)
 {
-    json_t *pdu = json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", type, "room_id", "!r:d",
-                            "sender", "@a:d", "state_key", "", "content", load(content));
+    json_t *pdu = json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", type, "room_id", "!r:d", "sender",
+                            "@a:d", "state_key", "", "content", load(content));
     json_t *red = balai_redact(pdu, version), *w = load(want);
 
     assert_non_null(red);
@@ -347,8 +345,9 @@ static void redaction_content(void **state)
     const char *pls = "{\"ban\": 50, \"events\": {}, \"events_default\": 0, \"invite\": 0, "
                       "\"kick\": 50, \"redact\": 50, \"state_default\": 50, \"users\": {}, "
                       "\"users_default\": 0, \"notifications\": {\"room\": 50}, \"historical\": 1}";
-    const char *pl10 = "{\"ban\": 50, \"events\": {}, \"events_default\": 0, \"kick\": 50, "
-                       "\"redact\": 50, \"state_default\": 50, \"users\": {}, \"users_default\": 0}";
+    const char *pl10 =
+        "{\"ban\": 50, \"events\": {}, \"events_default\": 0, \"kick\": 50, "
+        "\"redact\": 50, \"state_default\": 50, \"users\": {}, \"users_default\": 0}";
     const char *pl11 = "{\"ban\": 50, \"events\": {}, \"events_default\": 0, \"invite\": 0, "
                        "\"kick\": 50, \"redact\": 50, \"state_default\": 50, \"users\": {}, "
                        "\"users_default\": 0}";
@@ -370,8 +369,8 @@ static void redaction_content(void **state)
     expect_redacted("10", "m.room.history_visibility",
                     "{\"history_visibility\": \"shared\", \"x\": 1}",
                     "{\"history_visibility\": \"shared\"}");
-    expect_redacted("11", "m.room.history_visibility",
-                    "{\"history_visibility\": \"joined\"}", "{\"history_visibility\": \"joined\"}");
+    expect_redacted("11", "m.room.history_visibility", "{\"history_visibility\": \"joined\"}",
+                    "{\"history_visibility\": \"joined\"}");
     expect_redacted("10", "m.room.redaction", "{\"redacts\": \"$x\", \"reason\": \"r\"}", "{}");
     expect_redacted("11", "m.room.redaction", "{\"redacts\": \"$x\", \"reason\": \"r\"}",
                     "{\"redacts\": \"$x\"}");
@@ -389,10 +388,9 @@ static void redaction_top_level(void **state)
                        "\"prev_state\": [], \"auth_events\": [], \"origin\": \"d\", "
                        "\"origin_server_ts\": 5, \"membership\": \"join\", \"unsigned\": {\"age\": "
                        "1}, \"age_ts\": 7, \"redacts\": \"$x\", \"extra\": true}");
-    static const char *const both[] = {"event_id", "type",       "room_id",    "sender",
-                                       "state_key", "content",   "hashes",     "signatures",
-                                       "depth",    "prev_events", "auth_events",
-                                       "origin_server_ts"};
+    static const char *const both[] = {
+        "event_id", "type",       "room_id", "sender",      "state_key",   "content",
+        "hashes",   "signatures", "depth",   "prev_events", "auth_events", "origin_server_ts"};
     static const char *const only_v10[] = {"prev_state", "origin", "membership"};
     static const char *const neither[] = {"unsigned", "age_ts", "redacts", "extra"};
     json_t *r10 = balai_redact(pdu, "10"), *r11 = balai_redact(pdu, "11");
@@ -452,11 +450,11 @@ static void room_versions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(spec_json_signing),   cmocka_unit_test(spec_minimal_event),
+        cmocka_unit_test(spec_json_signing),     cmocka_unit_test(spec_minimal_event),
         cmocka_unit_test(spec_redactable_event), cmocka_unit_test(build_event),
-        cmocka_unit_test(build_versions),      cmocka_unit_test(build_limits),
-        cmocka_unit_test(client_format),       cmocka_unit_test(redaction_content),
-        cmocka_unit_test(redaction_top_level), cmocka_unit_test(room_versions),
+        cmocka_unit_test(build_versions),        cmocka_unit_test(build_limits),
+        cmocka_unit_test(client_format),         cmocka_unit_test(redaction_content),
+        cmocka_unit_test(redaction_top_level),   cmocka_unit_test(room_versions),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

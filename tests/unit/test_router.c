@@ -156,7 +156,7 @@ static void test_percent_decoding(void **state)
     assert_int_equal(match(r, BALAI_HTTP_GET, "/rooms/ok/state/%0", &m), BALAI_ENOTFOUND);
 
     /* the length is honoured (no NUL terminator needed) */
-    assert_int_equal(balai_router_match(r, BALAI_HTTP_GET, "/rooms/x/state/yJUNK", 15, &m),
+    assert_int_equal(balai_router_match(r, BALAI_HTTP_GET, "/rooms/x/state/yJUNK", 16, &m),
                      BALAI_OK);
     assert_string_equal(m.params[1], "y");
     balai_route_match_release(&m);

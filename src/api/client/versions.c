@@ -22,7 +22,7 @@ static void get_well_known(struct balai_http_req *req)
     if (app->cfg->public_baseurl[0])
         snprintf(base, sizeof(base), "%s", app->cfg->public_baseurl);
     else
-        snprintf(base, sizeof(base), "http://%s", app->cfg->listen);
+        snprintf(base, sizeof(base), "%s", app->bound_url);
     json_t *o = json_pack("{s:{s:s}}", "m.homeserver", "base_url", base);
     if (strcmp(app->cfg->e2ee, "deny") == 0)
         json_object_set_new(o, "io.element.e2ee",

@@ -46,8 +46,76 @@ static const char migration_1[] =
     "    pos INTEGER NOT NULL\n"
     ");\n";
 
+/* Rooms and their events. Event content is sealed by the caller (an opaque
+ * blob, key_name names the keystore key): only the metadata needed for
+ * routing is clear, never content nor a hash of it (DESIGN.md §3).
+ * Positions: events.pos is the "events" stream position. The trigger keeps
+ * stream_positions in step with every inserted event inside the inserting
+ * statement, so inserting an event and advancing the counter are one atomic
+ * statement: a refused insert consumes no position.
+ * txns refer to device IDs without a foreign key: devices are deleted at
+ * logout while their transaction IDs must still deduplicate. */
+static const char migration_2[] =
+    "CREATE TABLE rooms (\n"
+    "    room_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    room_version TEXT NOT NULL,\n"
+    "    creator TEXT NOT NULL,\n"
+    "    is_direct INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_ts INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE events (\n"
+    "    pos INTEGER PRIMARY KEY,\n"
+    "    event_id TEXT UNIQUE NOT NULL,\n"
+    "    room_id TEXT NOT NULL REFERENCES rooms(room_id),\n"
+    "    type TEXT NOT NULL,\n"
+    "    state_key TEXT,\n"
+    "    sender TEXT NOT NULL,\n"
+    "    origin_server_ts INTEGER NOT NULL,\n"
+    "    depth INTEGER NOT NULL,\n"
+    "    membership TEXT,\n"
+    "    aux TEXT,\n"
+    "    txn_user TEXT,\n"
+    "    key_name TEXT NOT NULL,\n"
+    "    redacted INTEGER NOT NULL DEFAULT 0,\n"
+    "    blob BLOB NOT NULL\n"
+    ");\n"
+    "CREATE INDEX events_by_room ON events(room_id, pos);\n"
+    "CREATE INDEX events_policy ON events(pos)\n"
+    "    WHERE membership IS NOT NULL OR aux IS NOT NULL;\n"
+    "CREATE TRIGGER events_advance_pos AFTER INSERT ON events BEGIN\n"
+    "    INSERT INTO stream_positions (stream, pos) VALUES ('events', NEW.pos)\n"
+    "        ON CONFLICT (stream) DO UPDATE SET pos = max(stream_positions.pos, excluded.pos);\n"
+    "END;\n"
+    "CREATE TABLE current_state (\n"
+    "    room_id TEXT NOT NULL,\n"
+    "    type TEXT NOT NULL,\n"
+    "    state_key TEXT NOT NULL,\n"
+    "    event_pos INTEGER NOT NULL REFERENCES events(pos),\n"
+    "    PRIMARY KEY (room_id, type, state_key)\n"
+    ");\n"
+    "CREATE TABLE txns (\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    device_id TEXT NOT NULL,\n"
+    "    txn_id TEXT NOT NULL,\n"
+    "    event_id TEXT NOT NULL,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (user_id, device_id, txn_id)\n"
+    ");\n"
+    "CREATE INDEX txns_by_ts ON txns(ts);\n"
+    "CREATE TABLE room_aliases (\n"
+    "    alias TEXT PRIMARY KEY NOT NULL,\n"
+    "    room_id TEXT NOT NULL REFERENCES rooms(room_id),\n"
+    "    creator TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE forgotten (\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    room_id TEXT NOT NULL,\n"
+    "    PRIMARY KEY (user_id, room_id)\n"
+    ");\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
+    {2, "rooms, events, state, txns, aliases", migration_2},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

@@ -13,6 +13,7 @@
 // BALAI_BIN names the binary (default: <repo>/build/balai).
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,8 +25,23 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../../..');
 export const BALAI_BIN = process.env.BALAI_BIN || path.join(REPO, 'build/balai');
 
-// Sanitizer builds are several times slower; every wait below scales with this.
-export const SLOW = Number(process.env.BALAI_TEST_SLOWNESS || 1);
+// Sanitizer builds are several times slower; every wait below scales with
+// this. BALAI_TEST_SLOWNESS overrides; otherwise a build configured with
+// b_sanitize (per its meson-info) counts as 3.
+function slowness() {
+    if (process.env.BALAI_TEST_SLOWNESS) return Number(process.env.BALAI_TEST_SLOWNESS);
+    try {
+        const opts = JSON.parse(
+            readFileSync(path.join(path.dirname(BALAI_BIN), 'meson-info/intro-buildoptions.json'), 'utf8'),
+        );
+        const san = opts.find((o) => o.name === 'b_sanitize');
+        if (san && san.value && san.value !== 'none') return 3;
+    } catch {
+        // not a meson build directory: assume a normal build
+    }
+    return 1;
+}
+export const SLOW = slowness();
 
 // A password that satisfies the policy (>= 10 characters, not one repeated
 // character, not the user name).
@@ -118,6 +134,8 @@ export function assertError(res, status, errcode) {
     assert.ok(res.json && typeof res.json === 'object', `error body is not JSON: ${ctx}`);
     assert.equal(typeof res.json.errcode, 'string', `errcode missing: ${ctx}`);
     assert.equal(typeof res.json.error, 'string', `error message missing: ${ctx}`);
+    if (res.headers && typeof res.headers.get === 'function')
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/, `content-type: ${ctx}`);
     if (Array.isArray(errcode)) assert.ok(errcode.includes(res.json.errcode), `errcode: ${ctx}`);
     else if (errcode !== undefined) assert.equal(res.json.errcode, errcode, `errcode: ${ctx}`);
     return res.json;
@@ -149,6 +167,7 @@ export class TestServer {
         this.host = null;
         this.port = null;
         this.log = ''; // stderr of every run, kept for failure reports
+        this.stdout = ''; // what `balai serve` wrote to stdout (should be nothing)
         this.starts = 0;
     }
 
@@ -207,7 +226,10 @@ export class TestServer {
         this.proc = child;
         child.stdout.setEncoding('utf8');
         child.stderr.setEncoding('utf8');
-        child.stdout.on('data', (d) => (this.log += d));
+        child.stdout.on('data', (d) => {
+            this.stdout += d;
+            this.log += d;
+        });
         child.stderr.on('data', (d) => {
             this.log += d;
             if (this.log.length > 4_000_000) this.log = this.log.slice(-2_000_000);
@@ -266,7 +288,12 @@ export class TestServer {
         if (!this.proc) return null;
         const child = this.proc;
         child.kill(signal);
-        const r = await Promise.race([this.exited, sleep(timeoutMs).then(() => 'timeout')]);
+        let timer;
+        const r = await Promise.race([
+            this.exited,
+            new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout'))),
+        ]);
+        clearTimeout(timer);
         if (r === 'timeout') {
             child.kill('SIGKILL');
             await this.exited;
