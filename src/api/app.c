@@ -27,6 +27,20 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_admin_users_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_metrics_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_rooms_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_membership_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_room_state_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_directory_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_send_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_sync_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_messages_routes(app);
     return rc;
 }
 

@@ -20,6 +20,9 @@ struct balai_router;
 struct balai_http_server;
 struct balai_throttle;
 struct balai_uia;
+struct balai_rooms;
+struct balai_notifier;
+struct balai_map;
 
 struct balai_app {
     struct balai_config *cfg;
@@ -39,6 +42,13 @@ struct balai_app {
     struct balai_pwhash_cost pwcost;
     char dummy_hash[BALAI_PWHASH_STRBYTES]; /* verified against for unknown users */
     int64_t started_ms;
+    /* messaging */
+    struct balai_rooms *rooms;
+    struct balai_notifier *notifier;
+    struct balai_map *txns; /* "user\ndevice\ntxn" -> event id (char *) */
+    char epoch[32];         /* server epoch, in every sync token */
+    uint8_t sign_sk[64];    /* Ed25519 signing key of the server */
+    char sign_key_id[40];   /* "ed25519:..." */
     char bound_url[160]; /* http://ADDR:PORT actually listened on */
 };
 

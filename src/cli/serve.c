@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "api/events.h"
 #include "cli/cli.h"
 #include "core/accounts.h"
+#include "core/room.h"
 #include "crypto/crypto.h"
 #include "crypto/keystore.h"
 #include "http/router.h"
@@ -27,8 +29,10 @@
 #include "net/loop.h"
 #include "net/pool.h"
 #include "store/store.h"
+#include "sync/notifier.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/map.h"
 #include "util/time.h"
 
 #define LOG_MODULE "serve"
@@ -97,6 +101,49 @@ static int load_accounts(struct balai_app *app)
     if (rc == BALAI_OK)
         rc = balai_store_tokens_each(app->store, load_token, app->accounts);
     return rc;
+}
+
+/* The server epoch, the signing key, the rooms, and idempotency records. */
+static int load_messaging(struct balai_app *app)
+{
+    char *epoch = NULL;
+    uint8_t seed[32], pk[32];
+    char hex[9];
+    int rc = balai_store_meta_get(app->store, "epoch", &epoch);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("the database has no server epoch (was it made by balai init?)");
+        return rc;
+    }
+    snprintf(app->epoch, sizeof(app->epoch), "%s", epoch);
+    free(epoch);
+    rc = balai_keystore_get_or_create(app->keystore, "server:signing-seed", seed);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot read or create the server signing key in the keystore");
+        return rc;
+    }
+    balai_sign_seed_keypair(seed, pk, app->sign_sk);
+    balai_wipe(seed, sizeof(seed));
+    balai_hex_encode(pk, 4, hex);
+    snprintf(app->sign_key_id, sizeof(app->sign_key_id), "ed25519:%s", hex);
+    app->rooms = balai_rooms_new(BALAI_ROOM_CACHE);
+    app->notifier = balai_notifier_new();
+    app->txns = balai_map_new();
+    rc = balai_api_rooms_load(app);
+    if (rc != BALAI_OK)
+        balai_cli_fail("cannot load rooms from the database");
+    return rc;
+}
+
+static void free_txns(struct balai_map *m)
+{
+    size_t it = 0, kl;
+    const void *k;
+    void *v;
+    if (!m)
+        return;
+    while (balai_map_next(m, &it, &k, &kl, &v))
+        free(v);
+    balai_map_free(m);
 }
 
 static void on_completions(void *arg)
@@ -242,6 +289,8 @@ int balai_cli_serve(int argc, char **argv)
         balai_cli_fail("cannot load accounts from the database");
         goto out;
     }
+    if (load_messaging(app) != BALAI_OK)
+        goto out;
     if (balai_pwhash_cost_parse(s.cfg.password_hash_cost, &app->pwcost) != BALAI_OK) {
         balai_cli_fail("unknown password_hash_cost");
         goto out;
@@ -307,8 +356,9 @@ int balai_cli_serve(int argc, char **argv)
     }
     balai_loop_on_signal(app->loop, SIGTERM, on_signal, &s);
     balai_loop_on_signal(app->loop, SIGINT, on_signal, &s);
-    LOG_INFO("Balai %s serving %s on http://%s (data %s, %zu users)", BALAI_VERSION,
-             s.cfg.server_name, bound, dir, balai_accounts_user_count(app->accounts));
+    LOG_INFO("Balai %s serving %s on http://%s (data %s, %zu users, %zu rooms)", BALAI_VERSION,
+             s.cfg.server_name, bound, dir, balai_accounts_user_count(app->accounts),
+             balai_rooms_count(app->rooms));
     balai_loop_run(app->loop);
     LOG_INFO("committing pending writes");
     balai_store_writer_stop(app->store);
@@ -335,6 +385,10 @@ out:
     balai_loop_free(app->loop);
     balai_store_close(app->store);
     balai_accounts_free(app->accounts);
+    balai_notifier_free(app->notifier);
+    balai_rooms_free(app->rooms);
+    free_txns(app->txns);
+    balai_wipe(app->sign_sk, sizeof(app->sign_sk));
     balai_keystore_free(app->keystore);
     free(app->system_user_id);
     free(s.addr_file);

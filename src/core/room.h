@@ -144,6 +144,9 @@ int balai_room_visible(const struct balai_room *r, const char *user_id, const st
 
 struct balai_rooms;
 
+/* Recent events kept in memory per room. */
+#define BALAI_ROOM_CACHE 64
+
 struct balai_rooms *balai_rooms_new(size_t cache_size);
 void balai_rooms_free(struct balai_rooms *rs);
 /* The room, or NULL. */

@@ -83,8 +83,7 @@ void balai_http_conn_init(struct balai_http_conn *hc, struct balai_http_server *
 }
 
 struct balai_http_conn *balai_http_conn_new(struct balai_http_server *s,
-                                            const struct balai_http_io *io, void *io_arg,
-                                            int local)
+                                            const struct balai_http_io *io, void *io_arg, int local)
 {
     struct balai_http_conn *hc = balai_malloc(sizeof(*hc));
     balai_http_conn_init(hc, s, io, io_arg, local);
@@ -349,9 +348,13 @@ static int on_body(http_parser *p, const char *at, size_t len)
         return -1;
     }
     if (r->body_len + len + 1 > r->body_alloc) {
+        /* grow with what arrives (a Content-Length alone reserves
+         * nothing), ending at an exact fit when the length is known */
         size_t n = r->body_alloc ? r->body_alloc * 2 : 1024;
         while (n < r->body_len + len + 1)
             n *= 2;
+        if (r->body_expect && n > r->body_expect + 1)
+            n = r->body_expect + 1;
         if (n > r->body_max + 1)
             n = r->body_max + 1;
         r->body = balai_realloc(r->body, n);
@@ -484,8 +487,7 @@ static void headers_done(struct balai_http_conn *hc, int more_data)
     }
     r->body_max = limit;
     hc->phase = PH_BODY;
-    has_body = (p->flags & F_CHUNKED) ||
-               (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    has_body = (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length != ULLONG_MAX &&
         p->content_length > limit) {
         fail_too_big(hc);
@@ -494,13 +496,11 @@ static void headers_done(struct balai_http_conn *hc, int more_data)
     if (!has_body)
         return;
     expect = balai_http_req_header(&r->pub, "expect");
-    if (expect.len && balai_slice_ieq(expect, "100-continue") && !more_data &&
-        p->http_major == 1 && p->http_minor >= 1)
+    if (expect.len && balai_slice_ieq(expect, "100-continue") && !more_data && p->http_major == 1 &&
+        p->http_minor >= 1)
         send_continue(hc);
-    if (!(p->flags & F_CHUNKED)) {
-        r->body_alloc = (size_t)p->content_length + 1;
-        r->body = balai_malloc(r->body_alloc);
-    }
+    if (!(p->flags & F_CHUNKED))
+        r->body_expect = (size_t)p->content_length;
     balai__http_timed_set(hc->srv, hc, L_BODY);
 }
 

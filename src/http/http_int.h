@@ -54,30 +54,30 @@ struct balai_http_conn {
     struct balai_http_server *srv;
     const struct balai_http_io *io;
     void *io_arg;
-    struct http_req *req;      /* the request in progress, or NULL */
-    char *pend;                /* input not parsed yet (pipelining) */
+    struct http_req *req; /* the request in progress, or NULL */
+    char *pend;           /* input not parsed yet (pipelining) */
     uint32_t pend_off, pend_len, pend_alloc;
-    uint32_t head_bytes;       /* bytes of the current request head so far */
-    struct http_dlist all;     /* server's list of connections */
-    struct http_dlist timed;   /* deadline list given by `list` */
-    struct http_dlist resume;  /* on the server's deferred-resume list when linked */
+    uint32_t head_bytes;      /* bytes of the current request head so far */
+    struct http_dlist all;    /* server's list of connections */
+    struct http_dlist timed;  /* deadline list given by `list` */
+    struct http_dlist resume; /* on the server's deferred-resume list when linked */
     uint64_t deadline;
-    size_t wq_mark;            /* queued bytes at the last write-progress check */
-    uint16_t wpending;         /* writes queued in the transport */
-    uint16_t err_status;       /* failure chosen inside a parser callback */
-    uint8_t phase;             /* enum http_phase */
-    uint8_t list;              /* enum http_list */
-    uint8_t event;             /* why the parser paused */
-    uint8_t hdr_state;         /* last header callback: 0 none, 1 field, 2 value */
+    size_t wq_mark;      /* queued bytes at the last write-progress check */
+    uint16_t wpending;   /* writes queued in the transport */
+    uint16_t err_status; /* failure chosen inside a parser callback */
+    uint8_t phase;       /* enum http_phase */
+    uint8_t list;        /* enum http_list */
+    uint8_t event;       /* why the parser paused */
+    uint8_t hdr_state;   /* last header callback: 0 none, 1 field, 2 value */
     uint8_t local;
     uint8_t in_run;
     uint8_t read_paused;
 };
 
 struct http_req {
-    struct balai_http_req pub; /* first: handlers get &pub */
+    struct balai_http_req pub;    /* first: handlers get &pub */
     struct balai_http_conn *conn; /* NULL once the connection is gone */
-    char *head;                /* url, then header names and values, then the path */
+    char *head;                   /* url, then header names and values, then the path */
     uint32_t head_len, head_alloc;
     uint32_t url_len;
     uint32_t query_off, query_len;
@@ -86,13 +86,14 @@ struct http_req {
     uint32_t nhdrs, ahdrs;
     char *body;
     size_t body_len, body_alloc, body_max;
-    struct balai_buf xhdr;     /* extra response headers */
+    size_t body_expect;    /* Content-Length, 0 if unknown */
+    struct balai_buf xhdr; /* extra response headers */
     struct balai_route_match match;
     int match_rc;
     struct http_scratch *scratch;
-    char *out;                 /* response head (+ copied body) */
+    char *out; /* response head (+ copied body) */
     size_t out_len;
-    char *out_body;            /* taken body */
+    char *out_body; /* taken body */
     size_t out_body_len;
     uint64_t start_ns;
     unsigned parser_method;
@@ -139,8 +140,7 @@ void balai__http_conn_send(struct balai_http_conn *hc, const struct balai_slice 
 struct http_req *balai__http_req_new(struct balai_http_conn *hc);
 void balai__http_req_free(struct http_req *r);
 /* Answers r with a JSON error and closes the connection after it. */
-void balai__http_req_fail(struct http_req *r, int status, const char *errcode,
-                          const char *error);
+void balai__http_req_fail(struct http_req *r, int status, const char *errcode, const char *error);
 /* Percent-decodes s[0..len) into out (len + 1 bytes); '+' is a space when
  * plus_space. Returns the decoded length, or -1 for a bad escape or %00. */
 long balai__http_pct_decode(const char *s, size_t len, char *out, int plus_space);

@@ -225,36 +225,66 @@ void balai_http_add_header(struct balai_http_req *req, const char *name, const c
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -358,8 +388,7 @@ static void respond_common(struct http_req *r, int status, const char *ctype, co
     char *p;
 
     if (r->responded) {
-        LOG_ERROR("a request was answered twice (status %d); the second answer is dropped",
-                  status);
+        LOG_ERROR("a request was answered twice (status %d); the second answer is dropped", status);
         free(owned);
         return;
     }
@@ -381,8 +410,8 @@ static void respond_common(struct http_req *r, int status, const char *ctype, co
     send_body = !no_body && r->pub.method != BALAI_HTTP_HEAD && len > 0;
     server = balai__http_server_header(s);
 
-    est = 256 + strlen(server) + (ctype ? strlen(ctype) : 0) + sizeof(cors_headers) +
-          r->xhdr.len + (send_body && !owned ? len : 0);
+    est = 256 + strlen(server) + (ctype ? strlen(ctype) : 0) + sizeof(cors_headers) + r->xhdr.len +
+          (send_body && !owned ? len : 0);
     p = r->out = balai_malloc(est);
     p = put(p, "HTTP/1.1 ", 9);
     p = put_u64(p, (uint64_t)status);

@@ -146,8 +146,7 @@ static long find_edge(const struct node *n, const char *s, size_t len)
 
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 /* Checks one pattern segment; sets *is_param. */
@@ -314,8 +313,7 @@ static const struct balai_route *walk(struct walk *w, const struct node *n, int 
                 return rt;
         }
     }
-    if (n->param && w->segs[i].len > 0 && np < BALAI_ROUTE_MAX_PARAMS &&
-        param_ok(&w->segs[i])) {
+    if (n->param && w->segs[i].len > 0 && np < BALAI_ROUTE_MAX_PARAMS && param_ok(&w->segs[i])) {
         rt = walk(w, n->param, i + 1, np + 1);
         if (rt) {
             w->pidx[np] = i;

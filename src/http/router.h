@@ -49,7 +49,7 @@ int balai_router_add(struct balai_router *r, enum balai_http_method m, const cha
                      balai_http_handler_fn fn, size_t max_body, void *data);
 
 struct balai_route_match {
-    const struct balai_route *route;       /* BALAI_OK only */
+    const struct balai_route *route;      /* BALAI_OK only */
     char *params[BALAI_ROUTE_MAX_PARAMS]; /* decoded values, in pattern order */
     int nparams;
     unsigned allow; /* BALAI_ESTATE: bit (1u << method) for each method the path has */

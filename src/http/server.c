@@ -499,8 +499,8 @@ int balai_http_server_new(struct balai_loop *loop, const struct balai_http_serve
         lim->idle_timeout_ms = 60000;
     if (!lim->max_connections)
         lim->max_connections = 10000;
-    s->server_header = balai_strdup(cfg->server_header ? cfg->server_header
-                                                       : "Balai/" BALAI_VERSION);
+    s->server_header =
+        balai_strdup(cfg->server_header ? cfg->server_header : "Balai/" BALAI_VERSION);
     for (char *p = s->server_header; *p; p++) {
         if (*p == '\r' || *p == '\n')
             *p = ' ';
@@ -585,10 +585,9 @@ void balai_http_server_metrics(struct balai_http_server *s, struct balai_buf *ou
 {
     uint64_t cum = 0;
 
-    balai_buf_append_str(out,
-                         "# HELP balai_http_requests_total HTTP requests answered, by route "
-                         "pattern, method and status.\n"
-                         "# TYPE balai_http_requests_total counter\n");
+    balai_buf_append_str(out, "# HELP balai_http_requests_total HTTP requests answered, by route "
+                              "pattern, method and status.\n"
+                              "# TYPE balai_http_requests_total counter\n");
     for (size_t i = 0; i < s->ametrics; i++) {
         const struct metric *m = &s->metrics[i];
         if (!m->used)

@@ -328,8 +328,7 @@ static int parse_addr_port(const char *s, struct sockaddr_storage *ss)
         return BALAI_EINVAL;
     errno = 0;
     port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || errno != 0 || port < 0 || port > 65535 || colon[1] < '0' ||
-        colon[1] > '9')
+    if (*end != '\0' || errno != 0 || port < 0 || port > 65535 || colon[1] < '0' || colon[1] > '9')
         return BALAI_EINVAL;
     hlen = (size_t)(colon - s);
     if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
@@ -379,8 +378,8 @@ static struct balai_listener *listener_alloc(struct balai_loop *loop,
 }
 
 int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
-                     const struct balai_listen_opts *opts, struct balai_listener **out,
-                     char *bound, size_t boundlen)
+                     const struct balai_listen_opts *opts, struct balai_listener **out, char *bound,
+                     size_t boundlen)
 {
     struct sockaddr_storage ss;
     struct balai_listener *l = NULL;

@@ -49,8 +49,8 @@ struct balai_listen_opts {
  * Returns 0 and sets *out, BALAI_EINVAL for a bad address, or BALAI_EIO
  * (logged in one line, e.g. "address already in use"). */
 int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
-                     const struct balai_listen_opts *opts, struct balai_listener **out,
-                     char *bound, size_t boundlen);
+                     const struct balai_listen_opts *opts, struct balai_listener **out, char *bound,
+                     size_t boundlen);
 /* Listens on a unix-domain socket at `path`, mode 0600. A stale socket file
  * (nothing answers on it) is replaced; a live one gives BALAI_EIO ("already
  * in use"); a non-socket file at the path gives BALAI_EIO. The file is

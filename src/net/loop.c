@@ -1,6 +1,7 @@
 /* loop.c: the libuv event loop, signal watchers and the shared read buffer. */
 #include "balai.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -32,6 +33,8 @@ int balai_loop_init(struct balai_loop **out)
         return BALAI_EIO;
     }
     uv_loop_set_data(&loop->uv, loop);
+    /* A peer that resets must give EPIPE on a write, not kill the server. */
+    signal(SIGPIPE, SIG_IGN);
     loop->readbuf = balai_malloc(BALAI_NET_READBUF);
     *out = loop;
     return BALAI_OK;

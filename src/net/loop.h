@@ -11,7 +11,8 @@
 
 struct balai_loop;
 
-/* Creates a loop. Returns 0 and sets *out (caller frees with
+/* Creates a loop (and sets SIGPIPE to ignored for the process: socket
+ * writes report EPIPE instead). Returns 0 and sets *out (caller frees with
  * balai_loop_free), or BALAI_EIO. */
 int balai_loop_init(struct balai_loop **out);
 /* Runs the loop until balai_loop_stop() is called or nothing is left to do

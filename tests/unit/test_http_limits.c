@@ -104,8 +104,8 @@ static void h_query(struct balai_http_req *req)
     struct balai_slice h = balai_http_req_header(req, "x-test");
     char out[256];
 
-    snprintf(out, sizeof(out), "a=%s b=%s nul=%s h=%.*s p=%s", a ? a : "(null)",
-             b ? b : "(null)", n ? n : "(null)", (int)h.len, h.ptr ? h.ptr : "", req->params[0]);
+    snprintf(out, sizeof(out), "a=%s b=%s nul=%s h=%.*s p=%s", a ? a : "(null)", b ? b : "(null)",
+             n ? n : "(null)", (int)h.len, h.ptr ? h.ptr : "", req->params[0]);
     balai_http_respond(req, 200, "text/plain", out, strlen(out));
 }
 
@@ -666,7 +666,7 @@ static void test_shutdown(void **state)
     idle = balai_http_conn_new(x->srv, &fake_io, &f2, 0);
     feed(x, "GET /park HTTP/1.1\r\n\r\n");
     balai_http_server_shutdown(x->srv, shutdown_done, &done);
-    assert_true(f2.closed);     /* idle: closed at once */
+    assert_true(f2.closed);      /* idle: closed at once */
     assert_int_equal(aborts, 1); /* parked: told */
     assert_false(x->f.closed);
     balai_http_conn_free(idle);
@@ -691,8 +691,8 @@ static void test_metrics(void **state)
     feed(x, "GET /hello HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
     balai_buf_init(&m, 0);
     balai_http_server_metrics(x->srv, &m);
-    assert_non_null(
-        strstr(m.data, "balai_http_requests_total{route=\"/hello\",method=\"GET\",code=\"200\"} 2"));
+    assert_non_null(strstr(
+        m.data, "balai_http_requests_total{route=\"/hello\",method=\"GET\",code=\"200\"} 2"));
     assert_non_null(strstr(
         m.data, "balai_http_requests_total{route=\"unmatched\",method=\"GET\",code=\"404\"} 1"));
     assert_non_null(strstr(m.data, "balai_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));

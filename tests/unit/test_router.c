@@ -73,12 +73,12 @@ static void test_not_found_vs_method(void **state)
                                       "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}",
                                       h_a, 0, NULL),
                      BALAI_OK);
-    assert_int_equal(balai_router_add(r, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}",
-                                      h_a, 0, NULL),
-                     BALAI_OK);
-    assert_int_equal(balai_router_add(r, BALAI_HTTP_DELETE, "/_matrix/client/v3/profile/{userId}",
-                                      h_b, 0, NULL),
-                     BALAI_OK);
+    assert_int_equal(
+        balai_router_add(r, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}", h_a, 0, NULL),
+        BALAI_OK);
+    assert_int_equal(
+        balai_router_add(r, BALAI_HTTP_DELETE, "/_matrix/client/v3/profile/{userId}", h_b, 0, NULL),
+        BALAI_OK);
 
     assert_int_equal(match(r, BALAI_HTTP_PUT, "/_matrix/client/v3/rooms/!r:x/send/m.text/t1", &m),
                      BALAI_OK);
@@ -101,8 +101,7 @@ static void test_not_found_vs_method(void **state)
     assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/profile/a/b", &m),
                      BALAI_ENOTFOUND);
     /* a placeholder needs a non-empty segment */
-    assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/profile/", &m),
-                     BALAI_ENOTFOUND);
+    assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/profile/", &m), BALAI_ENOTFOUND);
     assert_int_equal(match(r, BALAI_HTTP_GET, "", &m), BALAI_ENOTFOUND);
     assert_int_equal(match(r, BALAI_HTTP_GET, "*", &m), BALAI_ENOTFOUND);
     /* OTHER never matches a route, but the path exists */
@@ -122,9 +121,9 @@ static void test_percent_decoding(void **state)
     struct balai_route_match m;
 
     (void)state;
-    assert_int_equal(balai_router_add(r, BALAI_HTTP_GET, "/rooms/{roomId}/state/{type}", h_a, 0,
-                                      NULL),
-                     BALAI_OK);
+    assert_int_equal(
+        balai_router_add(r, BALAI_HTTP_GET, "/rooms/{roomId}/state/{type}", h_a, 0, NULL),
+        BALAI_OK);
 
     assert_int_equal(match(r, BALAI_HTTP_GET, "/rooms/%21abc%3Aexample.org/state/m.room.name", &m),
                      BALAI_OK);
@@ -167,9 +166,9 @@ static void test_bad_patterns(void **state)
 {
     struct balai_router *r = balai_router_new();
     static const char *const bad[] = {
-        "",     "a/b",     "/a//b",    "//",      "/{",         "/{}",         "/a{b}",
-        "/{x",  "/x}",     "/{x}/{x}", "/a?b",    "/a#b",       "/a%20b",      "/{a-b}",
-        "/a b", "/{x}{y}", "/{x}}",    "/{{x}}",  "/a/{x}/b//",
+        "",     "a/b",     "/a//b",    "//",     "/{",         "/{}",    "/a{b}",
+        "/{x",  "/x}",     "/{x}/{x}", "/a?b",   "/a#b",       "/a%20b", "/{a-b}",
+        "/a b", "/{x}{y}", "/{x}}",    "/{{x}}", "/a/{x}/b//",
     };
     char many[256];
 
@@ -228,9 +227,9 @@ static void test_root_and_trailing_slash(void **state)
 
     (void)state;
     assert_int_equal(balai_router_add(r, BALAI_HTTP_GET, "/", h_a, 0, NULL), BALAI_OK);
-    assert_int_equal(balai_router_add(r, BALAI_HTTP_GET, "/_matrix/client/v3/pushrules/", h_a, 0,
-                                      NULL),
-                     BALAI_OK);
+    assert_int_equal(
+        balai_router_add(r, BALAI_HTTP_GET, "/_matrix/client/v3/pushrules/", h_a, 0, NULL),
+        BALAI_OK);
     assert_int_equal(balai_router_add(r, BALAI_HTTP_GET, "/_matrix/client/versions", h_b, 0, NULL),
                      BALAI_OK);
 
@@ -239,8 +238,7 @@ static void test_root_and_trailing_slash(void **state)
     balai_route_match_release(&m);
     assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/pushrules/", &m), BALAI_OK);
     balai_route_match_release(&m);
-    assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/pushrules", &m),
-                     BALAI_ENOTFOUND);
+    assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/v3/pushrules", &m), BALAI_ENOTFOUND);
     assert_int_equal(match(r, BALAI_HTTP_GET, "/_matrix/client/versions/", &m), BALAI_ENOTFOUND);
     assert_int_equal(match(r, BALAI_HTTP_GET, "//", &m), BALAI_ENOTFOUND);
     balai_router_free(r);

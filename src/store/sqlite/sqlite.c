@@ -62,6 +62,15 @@ enum wstmt {
     W_META_SET,
     W_META_DELETE,
     W_NEXT_POS,
+    W_ROOM_INSERT,
+    W_EVENT_INSERT,
+    W_STATE_SET,
+    W_TXN_INSERT,
+    W_ALIAS_INSERT,
+    W_ALIAS_DELETE,
+    W_FORGET,
+    W_UNFORGET,
+    W_EVENT_SET_BLOB,
     W__COUNT
 };
 
@@ -114,10 +123,60 @@ static const struct stmt_def wdefs[W__COUNT] = {
     [W_NEXT_POS] = {"next_pos", "INSERT INTO stream_positions (stream, pos) VALUES (?1, 1)"
                                 " ON CONFLICT (stream) DO UPDATE SET pos = stream_positions.pos + 1"
                                 " RETURNING pos"},
+    [W_ROOM_INSERT] = {"room_insert",
+                       "INSERT INTO rooms (room_id, room_version, creator, is_direct, created_ts)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5)"},
+    /* One statement: the position is the "events" counter plus one, and the
+     * events_advance_pos trigger (schema.c) advances the counter within it. */
+    [W_EVENT_INSERT] = {"event_insert",
+                        "INSERT INTO events (pos, event_id, room_id, type, state_key, sender,"
+                        " origin_server_ts, depth, membership, aux, txn_user, key_name, redacted,"
+                        " blob) VALUES (coalesce((SELECT pos FROM stream_positions"
+                        " WHERE stream = 'events'), 0) + 1,"
+                        " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING pos"},
+    [W_STATE_SET] = {"state_set",
+                     "INSERT INTO current_state (room_id, type, state_key, event_pos)"
+                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, type, state_key)"
+                     " DO UPDATE SET event_pos = excluded.event_pos"},
+    [W_TXN_INSERT] = {"txn_insert", "INSERT INTO txns (user_id, device_id, txn_id, event_id, ts)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5)"},
+    [W_ALIAS_INSERT] = {"alias_insert", "INSERT INTO room_aliases (alias, room_id, creator)"
+                                        " VALUES (?1, ?2, ?3)"},
+    [W_ALIAS_DELETE] = {"alias_delete", "DELETE FROM room_aliases WHERE alias = ?1"},
+    [W_FORGET] = {"forget", "INSERT INTO forgotten (user_id, room_id) VALUES (?1, ?2)"
+                            " ON CONFLICT (user_id, room_id) DO NOTHING"},
+    [W_UNFORGET] = {"unforget", "DELETE FROM forgotten WHERE user_id = ?1 AND room_id = ?2"},
+    [W_EVENT_SET_BLOB] = {"event_set_blob",
+                          "UPDATE events SET blob = ?2, redacted = ?3 WHERE event_id = ?1"},
 };
 
 /* Statements of the read connection. */
-enum rstmt { R_USERS, R_DEVICES, R_TOKENS, R_META_GET, R_POS_CURRENT, R_SCHEMA_VERSION, R__COUNT };
+enum rstmt {
+    R_USERS,
+    R_DEVICES,
+    R_TOKENS,
+    R_META_GET,
+    R_POS_CURRENT,
+    R_SCHEMA_VERSION,
+    R_ROOMS,
+    R_STATE,
+    R_ROOM_EVENTS_F,
+    R_ROOM_EVENTS_B,
+    R_EVENTS_AFTER,
+    R_POLICY_EVENTS,
+    R_EVENT_GET,
+    R_TXNS,
+    R_ALIASES,
+    R_FORGOTTEN,
+    R__COUNT
+};
+
+/* The columns of an event row, in the order event_row() reads them; the
+ * blob comes last so that a metadata-only query can select NULL instead. */
+#define EVENT_META_COLS                                                                            \
+    "e.pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.origin_server_ts, e.depth,"    \
+    " e.membership, e.aux, e.txn_user, e.key_name, e.redacted"
+#define EVENT_COLS EVENT_META_COLS ", e.blob"
 
 static const struct stmt_def rdefs[R__COUNT] = {
     [R_USERS] = {"users_each",
@@ -132,6 +191,30 @@ static const struct stmt_def rdefs[R__COUNT] = {
     [R_POS_CURRENT] = {"pos_current", "SELECT pos FROM stream_positions WHERE stream = ?1"},
     [R_SCHEMA_VERSION] = {"schema_version",
                           "SELECT coalesce(max(version), 0) FROM schema_migrations"},
+    [R_ROOMS] = {"rooms_each", "SELECT room_id, room_version, creator, is_direct, created_ts"
+                               " FROM rooms ORDER BY room_id"},
+    [R_STATE] = {"state_each", "SELECT " EVENT_COLS " FROM current_state c"
+                               " JOIN events e ON e.pos = c.event_pos"
+                               " ORDER BY c.room_id, c.type, c.state_key"},
+    [R_ROOM_EVENTS_F] = {"room_events_f", "SELECT " EVENT_COLS " FROM events e"
+                                          " WHERE e.room_id = ?1 AND e.pos > ?2 AND e.pos <= ?3"
+                                          " ORDER BY e.pos LIMIT ?4"},
+    [R_ROOM_EVENTS_B] = {"room_events_b", "SELECT " EVENT_COLS " FROM events e"
+                                          " WHERE e.room_id = ?1 AND e.pos < ?2 AND e.pos >= ?3"
+                                          " ORDER BY e.pos DESC LIMIT ?4"},
+    [R_EVENTS_AFTER] = {"events_after", "SELECT " EVENT_COLS " FROM events e"
+                                        " WHERE e.pos > ?1 ORDER BY e.pos LIMIT ?2"},
+    /* INDEXED BY: the partial index holds only these rows; never a full scan. */
+    [R_POLICY_EVENTS] = {"policy_events_each",
+                         "SELECT " EVENT_META_COLS ", NULL FROM events e INDEXED BY events_policy"
+                         " WHERE e.membership IS NOT NULL OR e.aux IS NOT NULL ORDER BY e.pos"},
+    [R_EVENT_GET] = {"event_get", "SELECT " EVENT_COLS " FROM events e WHERE e.event_id = ?1"},
+    [R_TXNS] = {"txns_each", "SELECT user_id, device_id, txn_id, event_id, ts FROM txns"
+                             " WHERE ts >= ?1 ORDER BY ts"},
+    [R_ALIASES] = {"aliases_each",
+                   "SELECT alias, room_id, creator FROM room_aliases ORDER BY alias"},
+    [R_FORGOTTEN] = {"forgotten_each",
+                     "SELECT user_id, room_id FROM forgotten ORDER BY user_id, room_id"},
 };
 
 struct sqlite_db {
@@ -210,6 +293,39 @@ static int wrun_one(struct sqlite_db *db, enum wstmt id, int bind)
 
     if (rc == BALAI_OK && n == 0)
         rc = BALAI_ENOTFOUND;
+    return rc;
+}
+
+/* Steps a write statement ending in "RETURNING <integer>" (already bound) to
+ * completion and stores the returned value in *out. */
+static int wrun_returning(struct sqlite_db *db, enum wstmt id, int bind, int64_t *out)
+{
+    sqlite3_stmt *s = db->ws[id];
+    int64_t v = 0;
+    int src, rc = BALAI_OK;
+
+    if (bind != SQLITE_OK) {
+        LOG_ERROR("%s: cannot bind: %s", wdefs[id].name, sqlite3_errmsg(db->w));
+        rc = BALAI_ESTORE;
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        v = sqlite3_column_int64(s, 0);
+        src = sqlite3_step(s); /* the change is made; finish the statement */
+    }
+    if (src != SQLITE_DONE) {
+        rc = map_err(db->w, src, wdefs[id].name);
+        goto out;
+    }
+    if (v <= 0) {
+        LOG_ERROR("%s: no value returned", wdefs[id].name);
+        rc = BALAI_ESTORE;
+        goto out;
+    }
+    *out = v;
+out:
+    stmt_done(s);
     return rc;
 }
 
@@ -665,32 +781,113 @@ static int sqlite_meta_set(void *p, const char *key, const char *value)
 static int sqlite_next_pos(void *p, const char *stream, int64_t *out)
 {
     struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_NEXT_POS];
-    int64_t pos = 0;
-    int src, rc = BALAI_OK;
 
-    if (bind_text(s, 1, stream) != SQLITE_OK) {
-        rc = BALAI_ESTORE;
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        pos = sqlite3_column_int64(s, 0);
-        src = sqlite3_step(s); /* the change is made; finish the statement */
-    }
-    if (src != SQLITE_DONE) {
-        rc = map_err(db->w, src, wdefs[W_NEXT_POS].name);
-        goto out;
-    }
-    if (pos <= 0) {
-        LOG_ERROR("next_pos: no position returned for stream '%s'", stream);
-        rc = BALAI_ESTORE;
-        goto out;
-    }
-    *out = pos;
-out:
-    stmt_done(s);
-    return rc;
+    return wrun_returning(db, W_NEXT_POS, bind_text(db->ws[W_NEXT_POS], 1, stream), out);
+}
+
+static int sqlite_room_insert(void *p, const struct balai_room_rec *r)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_ROOM_INSERT];
+    int b;
+
+    b = bind_text(s, 1, r->room_id) | bind_text(s, 2, r->room_version) |
+        bind_text(s, 3, r->creator) | sqlite3_bind_int(s, 4, r->is_direct != 0) |
+        sqlite3_bind_int64(s, 5, r->created_ts);
+    return wrun(db, W_ROOM_INSERT, b, NULL);
+}
+
+/* Binds a blob; a NULL pointer binds SQL NULL (refused by NOT NULL). */
+static int bind_blob(sqlite3_stmt *s, int i, const uint8_t *v, size_t len)
+{
+    return v ? sqlite3_bind_blob64(s, i, v, len, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+static int sqlite_event_insert(void *p, struct balai_event_rec *e)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_EVENT_INSERT];
+    int b;
+
+    b = bind_text(s, 1, e->event_id) | bind_text(s, 2, e->room_id) | bind_text(s, 3, e->type) |
+        bind_text(s, 4, e->state_key) | bind_text(s, 5, e->sender) |
+        sqlite3_bind_int64(s, 6, e->origin_server_ts) | sqlite3_bind_int64(s, 7, e->depth) |
+        bind_text(s, 8, e->membership) | bind_text(s, 9, e->aux) | bind_text(s, 10, e->txn_user) |
+        bind_text(s, 11, e->key_name) | sqlite3_bind_int(s, 12, e->redacted != 0) |
+        bind_blob(s, 13, e->blob, e->blob_len);
+    return wrun_returning(db, W_EVENT_INSERT, b, &e->pos);
+}
+
+static int sqlite_state_set(void *p, const char *room_id, const char *type, const char *state_key,
+                            int64_t event_pos)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_STATE_SET];
+    int b;
+
+    b = bind_text(s, 1, room_id) | bind_text(s, 2, type) | bind_text(s, 3, state_key) |
+        sqlite3_bind_int64(s, 4, event_pos);
+    return wrun(db, W_STATE_SET, b, NULL);
+}
+
+static int sqlite_txn_insert(void *p, const char *user_id, const char *device_id,
+                             const char *txn_id, const char *event_id, int64_t ts)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_TXN_INSERT];
+    int b;
+
+    b = bind_text(s, 1, user_id) | bind_text(s, 2, device_id) | bind_text(s, 3, txn_id) |
+        bind_text(s, 4, event_id) | sqlite3_bind_int64(s, 5, ts);
+    return wrun(db, W_TXN_INSERT, b, NULL);
+}
+
+static int sqlite_alias_insert(void *p, const char *alias, const char *room_id,
+                               const char *creator)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_ALIAS_INSERT];
+    int b = bind_text(s, 1, alias) | bind_text(s, 2, room_id) | bind_text(s, 3, creator);
+
+    return wrun(db, W_ALIAS_INSERT, b, NULL);
+}
+
+static int sqlite_alias_delete(void *p, const char *alias)
+{
+    struct sqlite_db *db = p;
+
+    return wrun_one(db, W_ALIAS_DELETE, bind_text(db->ws[W_ALIAS_DELETE], 1, alias));
+}
+
+static int forgotten_write(struct sqlite_db *db, enum wstmt id, const char *user_id,
+                           const char *room_id)
+{
+    sqlite3_stmt *s = db->ws[id];
+    int b = bind_text(s, 1, user_id) | bind_text(s, 2, room_id);
+
+    return wrun(db, id, b, NULL);
+}
+
+static int sqlite_forget(void *p, const char *user_id, const char *room_id)
+{
+    return forgotten_write(p, W_FORGET, user_id, room_id);
+}
+
+static int sqlite_unforget(void *p, const char *user_id, const char *room_id)
+{
+    return forgotten_write(p, W_UNFORGET, user_id, room_id);
+}
+
+static int sqlite_event_set_blob(void *p, const char *event_id, const uint8_t *blob, size_t len,
+                                 int redacted)
+{
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_EVENT_SET_BLOB];
+    int b;
+
+    b = bind_text(s, 1, event_id) | bind_blob(s, 2, blob, len) |
+        sqlite3_bind_int(s, 3, redacted != 0);
+    return wrun_one(db, W_EVENT_SET_BLOB, b);
 }
 
 /* Reads. */
@@ -887,6 +1084,238 @@ static int sqlite_schema_version(void *p, int *out)
     return rc;
 }
 
+struct rooms_ctx {
+    int (*fn)(const struct balai_room_rec *, void *);
+    void *arg;
+};
+
+static int room_row(sqlite3_stmt *s, void *p)
+{
+    struct rooms_ctx *c = p;
+    struct balai_room_rec r = {
+        .room_id = col_text(s, 0),
+        .room_version = col_text(s, 1),
+        .creator = col_text(s, 2),
+        .is_direct = sqlite3_column_int(s, 3),
+        .created_ts = sqlite3_column_int64(s, 4),
+    };
+
+    return c->fn(&r, c->arg);
+}
+
+static int sqlite_rooms_each(void *p, int (*fn)(const struct balai_room_rec *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct rooms_ctx c = {fn, arg};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = riterate(db, R_ROOMS, room_row, &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+struct events_ctx {
+    int (*fn)(const struct balai_event_rec *, void *);
+    void *arg;
+    bool seen; /* a row was passed to fn */
+};
+
+/* Reads a row of EVENT_COLS. */
+static int event_row(sqlite3_stmt *s, void *p)
+{
+    struct events_ctx *c = p;
+    struct balai_event_rec e = {
+        .pos = sqlite3_column_int64(s, 0),
+        .event_id = col_text(s, 1),
+        .room_id = col_text(s, 2),
+        .type = col_text(s, 3),
+        .state_key = col_text(s, 4),
+        .sender = col_text(s, 5),
+        .origin_server_ts = sqlite3_column_int64(s, 6),
+        .depth = sqlite3_column_int64(s, 7),
+        .membership = col_text(s, 8),
+        .aux = col_text(s, 9),
+        .txn_user = col_text(s, 10),
+        .key_name = col_text(s, 11),
+        .redacted = sqlite3_column_int(s, 12),
+    };
+
+    /* column_blob before column_bytes; an empty blob reads as NULL. */
+    e.blob = sqlite3_column_blob(s, 13);
+    e.blob_len = e.blob ? (size_t)sqlite3_column_bytes(s, 13) : 0;
+    c->seen = true;
+    return c->fn(&e, c->arg);
+}
+
+/* Runs event query `id` (under rlock; already bound, `bind` is the OR of the
+ * bind results) and passes each row to c->fn through event_row(). */
+static int events_query(struct sqlite_db *db, enum rstmt id, int bind, struct events_ctx *c)
+{
+    if (bind != SQLITE_OK) {
+        LOG_ERROR("%s: cannot bind: %s", rdefs[id].name, sqlite3_errmsg(db->r));
+        stmt_done(db->rs[id]);
+        return BALAI_ESTORE;
+    }
+    return riterate(db, id, event_row, c);
+}
+
+static int sqlite_state_each(void *p, int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, R_STATE, SQLITE_OK, &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+static int sqlite_room_events(void *p, const char *room_id, int64_t from, int64_t to, char dir,
+                              int limit, int (*fn)(const struct balai_event_rec *, void *),
+                              void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    enum rstmt id = dir == 'b' ? R_ROOM_EVENTS_B : R_ROOM_EVENTS_F;
+    sqlite3_stmt *s = db->rs[id];
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, id,
+                      bind_text(s, 1, room_id) | sqlite3_bind_int64(s, 2, from) |
+                          sqlite3_bind_int64(s, 3, to) | sqlite3_bind_int(s, 4, limit),
+                      &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+static int sqlite_events_after(void *p, int64_t after, int limit,
+                               int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    sqlite3_stmt *s = db->rs[R_EVENTS_AFTER];
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, R_EVENTS_AFTER,
+                      sqlite3_bind_int64(s, 1, after) | sqlite3_bind_int(s, 2, limit), &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+static int sqlite_policy_events_each(void *p, int (*fn)(const struct balai_event_rec *, void *),
+                                     void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, R_POLICY_EVENTS, SQLITE_OK, &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+static int sqlite_event_get(void *p, const char *event_id,
+                            int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, R_EVENT_GET, bind_text(db->rs[R_EVENT_GET], 1, event_id), &c);
+    pthread_mutex_unlock(&db->rlock);
+    if (rc == 0 && !c.seen)
+        rc = BALAI_ENOTFOUND;
+    return rc;
+}
+
+struct txns_ctx {
+    int (*fn)(const char *, const char *, const char *, const char *, int64_t, void *);
+    void *arg;
+};
+
+static int txn_row(sqlite3_stmt *s, void *p)
+{
+    struct txns_ctx *c = p;
+
+    return c->fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
+                 sqlite3_column_int64(s, 4), c->arg);
+}
+
+static int sqlite_txns_each(void *p, int64_t since_ts,
+                            int (*fn)(const char *, const char *, const char *, const char *,
+                                      int64_t, void *),
+                            void *arg)
+{
+    struct sqlite_db *db = p;
+    struct txns_ctx c = {fn, arg};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    if (sqlite3_bind_int64(db->rs[R_TXNS], 1, since_ts) != SQLITE_OK) {
+        stmt_done(db->rs[R_TXNS]);
+        rc = BALAI_ESTORE;
+    } else {
+        rc = riterate(db, R_TXNS, txn_row, &c);
+    }
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+struct aliases_ctx {
+    int (*fn)(const char *, const char *, const char *, void *);
+    void *arg;
+};
+
+static int alias_row(sqlite3_stmt *s, void *p)
+{
+    struct aliases_ctx *c = p;
+
+    return c->fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), c->arg);
+}
+
+static int sqlite_aliases_each(void *p, int (*fn)(const char *, const char *, const char *, void *),
+                               void *arg)
+{
+    struct sqlite_db *db = p;
+    struct aliases_ctx c = {fn, arg};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = riterate(db, R_ALIASES, alias_row, &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
+struct forgotten_ctx {
+    int (*fn)(const char *, const char *, void *);
+    void *arg;
+};
+
+static int forgotten_row(sqlite3_stmt *s, void *p)
+{
+    struct forgotten_ctx *c = p;
+
+    return c->fn(col_text(s, 0), col_text(s, 1), c->arg);
+}
+
+static int sqlite_forgotten_each(void *p, int (*fn)(const char *, const char *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct forgotten_ctx c = {fn, arg};
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = riterate(db, R_FORGOTTEN, forgotten_row, &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
 static int sqlite_debug_setting(void *p, const char *name, char **out)
 {
     static const char *const allowed[] = {"journal_mode", "synchronous", "foreign_keys",
@@ -931,11 +1360,29 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .token_delete = sqlite_token_delete,
     .meta_set = sqlite_meta_set,
     .next_pos = sqlite_next_pos,
+    .room_insert = sqlite_room_insert,
+    .event_insert = sqlite_event_insert,
+    .state_set = sqlite_state_set,
+    .txn_insert = sqlite_txn_insert,
+    .alias_insert = sqlite_alias_insert,
+    .alias_delete = sqlite_alias_delete,
+    .forget = sqlite_forget,
+    .unforget = sqlite_unforget,
+    .event_set_blob = sqlite_event_set_blob,
     .users_each = sqlite_users_each,
     .devices_each = sqlite_devices_each,
     .tokens_each = sqlite_tokens_each,
     .meta_get = sqlite_meta_get,
     .pos_current = sqlite_pos_current,
     .schema_version = sqlite_schema_version,
+    .rooms_each = sqlite_rooms_each,
+    .state_each = sqlite_state_each,
+    .room_events = sqlite_room_events,
+    .events_after = sqlite_events_after,
+    .policy_events_each = sqlite_policy_events_each,
+    .event_get = sqlite_event_get,
+    .txns_each = sqlite_txns_each,
+    .aliases_each = sqlite_aliases_each,
+    .forgotten_each = sqlite_forgotten_each,
     .debug_setting = sqlite_debug_setting,
 };

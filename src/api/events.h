@@ -1,0 +1,83 @@
+/* events.h: the path of one event, shared by every endpoint that writes to rooms.
+ *
+ *   prepare: build the PDU on the room's head (including pending events),
+ *            apply the e2ee policy and the auth rules, add it as pending;
+ *   write:   one store op seals each event's PDU with the room's data key
+ *            (on the writer thread), inserts events, current state, the
+ *            transaction id, and for a new room the room and its key;
+ *   commit:  back on the loop thread, positions go into the events, rooms
+ *            see them as committed, and every member's parked /sync wakes.
+ *
+ * A refused event changes nothing; a failed write withdraws its pending
+ * events. */
+#ifndef BALAI_API_EVENTS_H
+#define BALAI_API_EVENTS_H
+
+#include <jansson.h>
+
+#include "api/app.h"
+#include "core/room.h"
+#include "store/store.h"
+
+#define BALAI_WRITE_MAX_EVENTS 128
+
+struct balai_api_write;
+typedef void (*balai_write_done_fn)(struct balai_api_write *w);
+
+struct balai_api_write {
+    struct balai_store_op op; /* first */
+    struct balai_app *app;
+    struct balai_room *room;
+    struct balai_ev *evs[BALAI_WRITE_MAX_EVENTS];
+    char *plain[BALAI_WRITE_MAX_EVENTS]; /* serialised PDUs, sealed by the writer */
+    size_t plain_len[BALAI_WRITE_MAX_EVENTS];
+    int64_t pos[BALAI_WRITE_MAX_EVENTS];
+    size_t nevs;
+    /* a new room: inserted with its data key before the events */
+    int new_room;
+    /* idempotency: recorded with the first event */
+    char *txn_user, *txn_device, *txn_id;
+    /* an alias to insert with the events (createRoom room_alias_name) */
+    char *alias;
+    /* a forget flag change of forget_user for this room: 1 forget, -1 unforget, 0 none */
+    int forget;
+    char *forget_user;
+    int submitted;
+    balai_write_done_fn done; /* loop thread, after memory is updated; rc in op.rc */
+    void *arg;
+};
+
+/* A new write for `room` (which must stay alive: rooms are never freed while serving). */
+struct balai_api_write *balai_api_write_new(struct balai_app *app, struct balai_room *room);
+/* Withdraws pending events (if not submitted) and frees. NULL-safe. */
+void balai_api_write_free(struct balai_api_write *w);
+
+/* Builds, checks and adds one event as pending to w. Returns BALAI_OK;
+ * BALAI_EFORBIDDEN with a plain-language reason (auth rules, e2ee policy);
+ * BALAI_EINVAL with a reason (malformed content); BALAI_ETOOBIG (over 65,536
+ * bytes); BALAI_EBUSY when the write is full. */
+int balai_api_event_add(struct balai_api_write *w, const char *sender, const char *type,
+                        const char *state_key, const json_t *content, char *reason,
+                        size_t reasonlen);
+
+/* Queues the write. w->done runs when it committed or failed; then w is freed. */
+void balai_api_write_submit(struct balai_api_write *w);
+
+/* Answers the HTTP error for a code from balai_api_event_add. */
+struct balai_http_req;
+void balai_api_event_error(struct balai_http_req *req, int rc, const char *reason);
+
+/* The keystore name of a room's data key. Writes into out. */
+void balai_api_room_key_name(const char *room_id, char *out, size_t outlen);
+
+/* Loads rooms, state, history, recent timelines, aliases and recent
+ * transaction ids from the store into app (at start, before serving). */
+int balai_api_rooms_load(struct balai_app *app);
+
+/* Unseals one stored event into a new struct balai_ev (pos set). NULL on failure. */
+struct balai_ev *balai_api_event_unseal(struct balai_app *app, const struct balai_event_rec *r);
+
+/* Wakes the parked /sync of every user who sees `ev` (members, and the target of a membership change). */
+void balai_api_notify_event(struct balai_app *app, struct balai_room *room, struct balai_ev *ev);
+
+#endif

@@ -1,0 +1,325 @@
+/* sync.c: /sync response assembly from the in-memory rooms. */
+#include "balai.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/event.h"
+#include "sync/sync.h"
+#include "util/alloc.h"
+#include "util/json.h"
+#include "util/jsonw.h"
+
+#define MAX_LIMIT 100
+
+int balai_sync_write_event(struct balai_buf *b, struct balai_ev *ev, const char *user_id,
+                           const char *device_id)
+{
+    size_t len;
+    const char *js = balai_ev_client_json(ev, &len);
+    if (!js)
+        return BALAI_EINVAL;
+    if (ev->txn_id && device_id && ev->txn_device && strcmp(ev->sender, user_id) == 0 &&
+        strcmp(ev->txn_device, device_id) == 0) {
+        int rc = balai_buf_append(b, js, len - 1);
+        if (rc == BALAI_OK)
+            rc = balai_buf_append_str(b, ",\"unsigned\":{\"transaction_id\":");
+        if (rc == BALAI_OK)
+            rc = balai_jsonw_str(b, ev->txn_id);
+        if (rc == BALAI_OK)
+            rc = balai_buf_append_str(b, "}}");
+        return rc;
+    }
+    return balai_buf_append(b, js, len);
+}
+
+struct room_ctx {
+    const struct balai_sync_params *p;
+    struct balai_rooms *rs;
+    int64_t upto;
+    struct balai_buf join, invite, leave;
+    int njoin, ninvite, nleave;
+    int rc;
+};
+
+struct timeline {
+    struct balai_ev *evs[MAX_LIMIT];
+    size_t n;
+    int limited;
+    int64_t prev_pos;
+};
+
+/* Collects the newest visible events with after < pos <= upto. */
+static void collect(struct balai_room *r, const char *user, int64_t after, int64_t upto,
+                    int limit, struct timeline *t)
+{
+    struct balai_ev *buf[64];
+    size_t got, i;
+    int64_t cursor = upto;
+    int exhausted = 0;
+
+    t->n = 0;
+    t->limited = 0;
+    while (t->n < (size_t)limit) {
+        got = balai_room_cached_latest(r, cursor, BALAI_ARRAY_LEN(buf), buf);
+        for (i = 0; i < got && t->n < (size_t)limit; i++) {
+            if (buf[i]->pos <= after)
+                break;
+            if (balai_room_visible(r, user, buf[i]))
+                t->evs[t->n++] = buf[i];
+        }
+        if (i < got && t->n == (size_t)limit && buf[i]->pos > after) {
+            /* more events remain in range */
+            for (; i < got; i++) {
+                if (buf[i]->pos <= after)
+                    break;
+                if (balai_room_visible(r, user, buf[i])) {
+                    t->limited = 1;
+                    break;
+                }
+            }
+            break;
+        }
+        if (got < BALAI_ARRAY_LEN(buf) || (i < got && buf[i]->pos <= after)) {
+            exhausted = got < BALAI_ARRAY_LEN(buf);
+            break;
+        }
+        cursor = buf[got - 1]->pos - 1;
+    }
+    /* Older events in range that the cache no longer holds: report a gap. */
+    if (exhausted && !t->limited) {
+        int64_t floor = balai_room_cache_floor(r);
+        int64_t first = balai_room_first_pos(r);
+        if (floor > after + 1 && floor > first)
+            t->limited = 1;
+    }
+    /* reverse into ascending order */
+    for (i = 0; i < t->n / 2; i++) {
+        struct balai_ev *x = t->evs[i];
+        t->evs[i] = t->evs[t->n - 1 - i];
+        t->evs[t->n - 1 - i] = x;
+    }
+    t->prev_pos = t->n ? t->evs[0]->pos - 1 : upto;
+}
+
+static int in_timeline(const struct timeline *t, const struct balai_ev *ev)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->evs[i] == ev)
+            return 1;
+    }
+    return 0;
+}
+
+struct state_ctx {
+    struct balai_buf *b;
+    const struct timeline *t;
+    const struct balai_sync_params *p;
+    int64_t after; /* only state events with pos > after */
+    int64_t upto;
+    int first;
+    size_t count;
+};
+
+static void write_state_ev(struct balai_ev *ev, void *arg)
+{
+    struct state_ctx *s = arg;
+    if (ev->pos <= s->after || ev->pos > s->upto || in_timeline(s->t, ev))
+        return;
+    if (!s->first)
+        balai_buf_append_char(s->b, ',');
+    s->first = 0;
+    s->count++;
+    balai_sync_write_event(s->b, ev, s->p->user_id, s->p->device_id);
+}
+
+struct heroes {
+    const char *user;
+    const char *ids[5];
+    int n;
+};
+
+static void hero(const char *user_id, const char *membership, void *arg)
+{
+    struct heroes *h = arg;
+    if (h->n < 5 && strcmp(user_id, h->user) != 0 &&
+        (strcmp(membership, "join") == 0 || strcmp(membership, "invite") == 0))
+        h->ids[h->n++] = user_id;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Writes one room; returns the number of timeline and state events written. */
+static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_room *r,
+                         int64_t after, int64_t upto, int full, int summary)
+{
+    size_t written;
+    const struct balai_sync_params *p = c->p;
+    struct timeline t;
+    char tok[200];
+
+    collect(r, p->user_id, after, upto, p->timeline_limit, &t);
+    balai_jsonw_key(b, balai_room_id(r));
+    balai_buf_append_str(b, "{\"timeline\":{\"events\":[");
+    for (size_t i = 0; i < t.n; i++) {
+        if (i)
+            balai_buf_append_char(b, ',');
+        balai_sync_write_event(b, t.evs[i], p->user_id, p->device_id);
+    }
+    balai_page_token_format(p->epoch, t.prev_pos, tok, sizeof(tok));
+    balai_buf_printf(b, "],\"limited\":%s,\"prev_batch\":\"%s\"},\"state\":{\"events\":[",
+                     t.limited ? "true" : "false", tok);
+    /* Full state for a room new to this sync; else the state changes the
+     * timeline gap hides. */
+    if (full || t.limited) {
+        struct state_ctx s = {b, &t, p, full ? 0 : after, upto, 1, 0};
+        balai_room_state_each(r, write_state_ev, &s);
+        written += s.count;
+    }
+    written = t.n;
+    balai_buf_append_str(b, "]}");
+    if (summary) {
+        struct heroes h = {p->user_id, {NULL}, 0};
+        balai_room_members_each(r, NULL, hero, &h);
+        qsort(h.ids, (size_t)h.n, sizeof(h.ids[0]), cmp_str);
+        balai_buf_append_str(b, ",\"summary\":{\"m.heroes\":[");
+        for (int i = 0; i < h.n; i++) {
+            if (i)
+                balai_buf_append_char(b, ',');
+            balai_jsonw_str(b, h.ids[i]);
+        }
+        balai_buf_printf(b,
+                         "],\"m.joined_member_count\":%zu,\"m.invited_member_count\":%zu},"
+                         "\"ephemeral\":{\"events\":[]},\"account_data\":{\"events\":[]},"
+                         "\"unread_notifications\":{\"notification_count\":0,"
+                         "\"highlight_count\":0}",
+                         balai_room_joined_count(r), balai_room_invited_count(r));
+    }
+    balai_buf_append_char(b, '}');
+    return written;
+}
+
+static const char *const stripped_types[] = {
+    "m.room.create",          "m.room.join_rules", "m.room.name",       "m.room.avatar",
+    "m.room.canonical_alias", "m.room.topic",      "m.room.encryption",
+};
+
+static void write_stripped(struct balai_buf *b, struct balai_ev *ev, int *first)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:O}", "type", ev->type, "state_key", ev->state_key,
+                          "sender", ev->sender, "content", balai_event_content(ev->pdu));
+    size_t len;
+    char *s = o ? balai_json_dump(o, 0, &len) : NULL;
+    if (s) {
+        if (!*first)
+            balai_buf_append_char(b, ',');
+        *first = 0;
+        balai_buf_append(b, s, len);
+    }
+    free(s);
+    json_decref(o);
+}
+
+static void write_invite(struct room_ctx *c, struct balai_room *r)
+{
+    struct balai_buf *b = &c->invite;
+    int first = 1;
+    if (c->ninvite++)
+        balai_buf_append_char(b, ',');
+    balai_jsonw_key(b, balai_room_id(r));
+    balai_buf_append_str(b, "{\"invite_state\":{\"events\":[");
+    for (size_t i = 0; i < BALAI_ARRAY_LEN(stripped_types); i++) {
+        struct balai_ev *ev = balai_room_state_ev(r, stripped_types[i], "");
+        if (ev)
+            write_stripped(b, ev, &first);
+    }
+    struct balai_ev *me = balai_room_state_ev(r, "m.room.member", c->p->user_id);
+    if (me) {
+        /* the invite itself, in client form (clients read its sender and event id) */
+        if (!first)
+            balai_buf_append_char(b, ',');
+        balai_sync_write_event(b, me, c->p->user_id, c->p->device_id);
+    }
+    balai_buf_append_str(b, "]}}");
+}
+
+static void each_room(struct balai_room *r, void *arg)
+{
+    struct room_ctx *c = arg;
+    const struct balai_sync_params *p = c->p;
+    const char *m = balai_room_membership(r, p->user_id);
+    int64_t mpos = balai_room_membership_pos(r, p->user_id);
+    int64_t since = p->initial ? 0 : p->since.pos[BALAI_STREAM_EVENTS];
+    int changed = p->initial || mpos > since;
+
+    if (!m || mpos > c->upto)
+        return;
+    if (strcmp(m, "join") == 0) {
+        int full = changed || p->full_state;
+        if (!full && balai_room_last_pos(r) <= since)
+            return;
+        struct balai_buf *b = &c->join;
+        size_t mark = b->len;
+        int had = c->njoin;
+        if (c->njoin++)
+            balai_buf_append_char(b, ',');
+        size_t n = write_room(c, b, r, full && changed ? 0 : since, c->upto, full, 1);
+        /* An incremental sync with no visible event and no state: drop it. */
+        if (!full && n == 0) {
+            b->len = mark;
+            b->data[mark] = '\0';
+            c->njoin = had;
+        }
+    } else if (strcmp(m, "invite") == 0) {
+        if (changed)
+            write_invite(c, r);
+    } else if (!p->initial && changed && (strcmp(m, "leave") == 0 || strcmp(m, "ban") == 0)) {
+        struct balai_buf *b = &c->leave;
+        if (c->nleave++)
+            balai_buf_append_char(b, ',');
+        write_room(c, b, r, since, mpos, 0, 0);
+    }
+}
+
+int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, int64_t upto,
+                     struct balai_buf *out, int *has_updates)
+{
+    struct room_ctx c;
+    struct balai_sync_token next;
+    char tok[200];
+
+    memset(&c, 0, sizeof(c));
+    c.p = p;
+    c.rs = rs;
+    c.upto = upto;
+    balai_buf_init(&c.join, 0);
+    balai_buf_init(&c.invite, 0);
+    balai_buf_init(&c.leave, 0);
+    balai_rooms_of_user(rs, p->user_id, each_room, &c);
+
+    next = p->since;
+    next.pos[BALAI_STREAM_EVENTS] = upto;
+    balai_sync_token_format(p->epoch, &next, tok, sizeof(tok));
+    balai_buf_printf(out, "{\"next_batch\":\"%s\",\"rooms\":{\"join\":{", tok);
+    if (c.join.len)
+        balai_buf_append(out, c.join.data, c.join.len);
+    balai_buf_append_str(out, "},\"invite\":{");
+    if (c.invite.len)
+        balai_buf_append(out, c.invite.data, c.invite.len);
+    balai_buf_append_str(out, "},\"leave\":{");
+    if (c.leave.len)
+        balai_buf_append(out, c.leave.data, c.leave.len);
+    balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[]},"
+                              "\"account_data\":{\"events\":[]},\"to_device\":{\"events\":[]},"
+                              "\"device_lists\":{\"changed\":[],\"left\":[]},"
+                              "\"device_one_time_keys_count\":{\"signed_curve25519\":0},"
+                              "\"device_unused_fallback_key_types\":[]}");
+    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave;
+    balai_buf_release(&c.join);
+    balai_buf_release(&c.invite);
+    balai_buf_release(&c.leave);
+    return BALAI_OK;
+}
