@@ -4,11 +4,20 @@
 #include "api/app.h"
 #include "api/client/uia.h"
 #include "api/common.h"
+#include "core/accounts.h"
 #include "core/throttle.h"
+
+void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
+
+static void on_revoke(struct balai_session *s, void *arg)
+{
+    balai_api_sync_revoked(s, arg);
+}
 
 int balai_api_init(struct balai_app *app)
 {
     int rc;
+    balai_accounts_set_revoke_hook(app->accounts, on_revoke, app);
     app->login_account =
         balai_throttle_new(app->cfg->login_account_failures, app->cfg->login_window_ms);
     app->login_ip = balai_throttle_new(app->cfg->login_ip_attempts, app->cfg->login_window_ms);

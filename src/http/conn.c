@@ -144,6 +144,18 @@ static void conn_close(struct balai_http_conn *hc)
 
 void balai__http_conn_close(struct balai_http_conn *hc)
 {
+    struct http_req *r = hc->req;
+
+    /* Server free: a parked request is handed to its handler now, so that
+     * no callback comes from the server after balai_http_server_free. */
+    if (r && r->dispatched && !r->responded) {
+        hc->req = NULL;
+        r->conn = NULL;
+        if (r->pub.on_abort && !r->abort_called) {
+            r->abort_called = 1;
+            r->pub.on_abort(&r->pub); /* may answer (and free) r */
+        }
+    }
     conn_close(hc);
 }
 

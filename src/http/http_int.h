@@ -129,7 +129,7 @@ void balai__http_conn_expire(struct balai_http_conn *hc, int list);
 void balai__http_conn_shutdown(struct balai_http_conn *hc);
 /* Parse input that waited while hc was busy (deferred resume). */
 void balai__http_conn_resume(struct balai_http_conn *hc);
-/* Close at once (server free). */
+/* Close at once (server free); a parked request gets on_abort now. */
 void balai__http_conn_close(struct balai_http_conn *hc);
 /* Writes the answer to hc->req (buffers owned by the request) and moves
  * on; hc->req may be freed before this returns. */

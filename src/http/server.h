@@ -50,21 +50,26 @@ int balai_http_server_new(struct balai_loop *loop, const struct balai_http_serve
                           struct balai_http_server **out);
 /* Listens on "ADDR:PORT" (IPv4, [IPv6], port 0 = any free port). `bound`
  * (may be NULL) receives the bound address, e.g. "127.0.0.1:41234".
- * Returns 0, BALAI_EINVAL (bad address) or BALAI_EIO (logged: "address
- * already in use", ...). */
+ * Returns 0, BALAI_EINVAL (bad address), BALAI_EEXIST (address already in
+ * use), BALAI_EFORBIDDEN (permission denied) or BALAI_EIO; the caller
+ * reports it (details are logged at debug level). */
 int balai_http_server_listen_tcp(struct balai_http_server *s, const char *addr_port, char *bound,
                                  size_t boundlen);
 /* Listens on a unix socket (mode 0600; a stale socket file is replaced).
- * Requests from it have req->local = 1 and peer_ip "unix". */
+ * Requests from it have req->local = 1 and peer_ip "unix". Returns 0,
+ * BALAI_EINVAL (path too long), BALAI_EEXIST (a server answers on it),
+ * BALAI_EFORBIDDEN or BALAI_EIO. */
 int balai_http_server_listen_unix(struct balai_http_server *s, const char *path);
 /* Graceful stop: stops accepting, closes idle connections, lets requests in
  * progress finish, and closes each connection after its response. Parked
  * requests get on_abort (their later answer is still sent). Calls done(arg)
  * once every connection is closed (possibly before this returns). */
 void balai_http_server_shutdown(struct balai_http_server *s, void (*done)(void *arg), void *arg);
-/* Closes everything at once (parked requests get on_abort) and frees the
- * server; the memory goes when the last connection's close completes, so
- * let the loop run afterwards (balai_loop_free does). NULL is fine. */
+/* Closes everything at once and frees the server. Parked requests get
+ * on_abort before this returns; no handler callback comes afterwards (their
+ * answers are discarded). The memory goes when the last connection's close
+ * completes, so let the loop run afterwards (balai_loop_free does). NULL is
+ * fine. */
 void balai_http_server_free(struct balai_http_server *s);
 /* Appends Prometheus text: balai_http_requests_total{route,method,code},
  * balai_http_request_duration_seconds (histogram),

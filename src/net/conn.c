@@ -377,6 +377,16 @@ static struct balai_listener *listener_alloc(struct balai_loop *loop,
     return l;
 }
 
+/* Error code for a failed bind or listen. */
+static int listen_err(int uverr)
+{
+    if (uverr == UV_EADDRINUSE)
+        return BALAI_EEXIST;
+    if (uverr == UV_EACCES || uverr == UV_EPERM)
+        return BALAI_EFORBIDDEN;
+    return BALAI_EIO;
+}
+
 int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
                      const struct balai_listen_opts *opts, struct balai_listener **out, char *bound,
                      size_t boundlen)
@@ -418,7 +428,7 @@ fail:
     LOG_DEBUG("cannot listen on %s: %s", addr_port, uv_strerror(err));
     if (l)
         uv_close(&l->h.handle, on_listener_closed);
-    return err == UV_EADDRINUSE ? BALAI_EEXIST : err == UV_EACCES ? BALAI_EFORBIDDEN : BALAI_EIO;
+    return listen_err(err);
 }
 
 /* Returns 0 when `path` is free (absent, or a stale socket now removed). */
@@ -444,7 +454,7 @@ static int clear_stale_socket(const char *path)
     if (rc == 0) {
         close(fd);
         LOG_DEBUG("cannot listen on %s: address already in use (is a server running?)", path);
-        return BALAI_EIO;
+        return BALAI_EEXIST;
     }
     rc = errno;
     close(fd);
@@ -502,5 +512,5 @@ fail:
     LOG_DEBUG("cannot listen on %s: %s", path, uv_strerror(err));
     if (l)
         uv_close(&l->h.handle, on_listener_closed);
-    return BALAI_EIO;
+    return listen_err(err);
 }

@@ -46,15 +46,18 @@ struct balai_listen_opts {
 /* Listens on "ADDR:PORT": "127.0.0.1:8008", "[::1]:8008", "0.0.0.0:0",
  * "localhost:8008". Port 0 picks a free port. When `bound` is not NULL it
  * receives the bound address ("127.0.0.1:34567", "[::1]:34567").
- * Returns 0 and sets *out, BALAI_EINVAL for a bad address, or BALAI_EIO
- * (logged in one line, e.g. "address already in use"). */
+ * Returns 0 and sets *out, or BALAI_EINVAL (bad address), BALAI_EEXIST
+ * (address already in use), BALAI_EFORBIDDEN (permission denied) or
+ * BALAI_EIO. The caller reports the failure (details are logged at
+ * debug level). */
 int balai_listen_tcp(struct balai_loop *loop, const char *addr_port,
                      const struct balai_listen_opts *opts, struct balai_listener **out, char *bound,
                      size_t boundlen);
 /* Listens on a unix-domain socket at `path`, mode 0600. A stale socket file
- * (nothing answers on it) is replaced; a live one gives BALAI_EIO ("already
- * in use"); a non-socket file at the path gives BALAI_EIO. The file is
- * removed again by balai_listener_close. */
+ * (nothing answers on it) is replaced; a live one gives BALAI_EEXIST
+ * ("already in use"); a non-socket file at the path gives BALAI_EIO. The
+ * file is removed again by balai_listener_close. The caller reports
+ * failures (details at debug level). */
 int balai_listen_unix(struct balai_loop *loop, const char *path,
                       const struct balai_listen_opts *opts, struct balai_listener **out);
 /* Stops accepting and frees the listener (open connections stay). NULL is

@@ -170,8 +170,10 @@ static int teardown(void **state)
 {
     struct fix *x = *state;
     balai_http_conn_free(x->hc);
-    assert_int_equal(balai_http_server_connections(x->srv), 0);
-    balai_http_server_free(x->srv);
+    if (x->srv) {
+        assert_int_equal(balai_http_server_connections(x->srv), 0);
+        balai_http_server_free(x->srv);
+    }
     balai_router_free(x->router);
     balai_buf_release(&x->f.out);
     free(x);
@@ -683,6 +685,26 @@ static void test_shutdown(void **state)
     /* teardown frees a NULL conn */
 }
 
+static void test_free_with_parked(void **state)
+{
+    struct fix *x = *state;
+    struct balai_http_req *req;
+
+    feed(x, "GET /park HTTP/1.1\r\n\r\n");
+    req = parked;
+    /* free: the parked request is aborted before free returns */
+    balai_http_server_free(x->srv);
+    x->srv = NULL;
+    assert_int_equal(aborts, 1);
+    assert_true(x->f.closed);
+    /* the transport finishes closing: the server memory goes with it */
+    balai_http_conn_free(x->hc);
+    x->hc = NULL;
+    assert_int_equal(aborts, 1);
+    balai_http_respond(req, 200, NULL, NULL, 0); /* discarded, frees req */
+    assert_null(strstr(out(x), "HTTP/1.1 200"));
+}
+
 static void test_metrics(void **state)
 {
     struct fix *x = *state;
@@ -728,6 +750,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stalled_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_with_parked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

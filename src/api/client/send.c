@@ -1,10 +1,127 @@
-/* send.c: (being written) */
+/* send.c: PUT /rooms/{roomId}/send/{eventType}/{txnId} and
+ * PUT /rooms/{roomId}/state/{eventType}[/{stateKey}]: the path of one message
+ * (DESIGN.md §3), through the event pipeline of api/events.h. */
 #include "balai.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/common.h"
+#include "api/events.h"
+#include "core/accounts.h"
+#include "core/room.h"
+#include "util/alloc.h"
+#include "util/map.h"
+
+/* Large enough for any event that fits the spec's 65,536-byte PDU limit;
+ * the pipeline answers M_TOO_LARGE for the rest. */
+#define SEND_MAX_BODY (96 * 1024)
+
+static void send_done(struct balai_api_write *w)
+{
+    struct balai_http_req *req = w->arg;
+    if (w->op.rc == BALAI_OK && w->nevs)
+        balai_api_json(req, 200, json_pack("{s:s}", "event_id", w->evs[0]->event_id));
+    else if (w->op.rc == BALAI_EEXIST)
+        balai_api_error(req, 409, "M_UNKNOWN",
+                        "This transaction id was used at the same time by another request");
+    else
+        balai_api_error(req, 500, "M_UNKNOWN", "Could not store the event; try again");
+}
+
+/* Finds the room or answers: 400 for a malformed id, 403 when unknown (not
+ * revealing which rooms exist). */
+static struct balai_room *room_of(struct balai_http_req *req, const char *room_id)
+{
+    struct balai_app *app = balai_api_app(req);
+    if (room_id[0] != '!' || !strchr(room_id, ':')) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' is not a room id", room_id);
+        return NULL;
+    }
+    struct balai_room *r = balai_rooms_get(app->rooms, room_id);
+    if (!r)
+        balai_api_error(req, 403, "M_FORBIDDEN", "You are not a member of this room");
+    return r;
+}
+
+static void write_one(struct balai_http_req *req, struct balai_session *s, const char *room_id,
+                      const char *type, const char *state_key, const char *txn)
+{
+    struct balai_app *app = balai_api_app(req);
+    const char *user_id = s->device->user->user_id;
+    struct balai_api_write *w = NULL;
+    json_t *body = NULL;
+    char reason[512];
+
+    struct balai_room *room = room_of(req, room_id);
+    if (!room)
+        goto out;
+    if (txn) {
+        char *key = balai_asprintf("%s\n%s\n%s", user_id, s->device->device_id, txn);
+        const char *done = balai_map_get_str(app->txns, key);
+        free(key);
+        if (done && *done) {
+            balai_api_json(req, 200, json_pack("{s:s}", "event_id", done));
+            goto out;
+        }
+        if (done) {
+            balai_api_limit(req, 200);
+            goto out;
+        }
+        if (strlen(txn) > 255) {
+            balai_api_error(req, 400, "M_INVALID_PARAM", "Transaction ids are at most 255 bytes");
+            goto out;
+        }
+    }
+    if (balai_api_body(req, 1, &body) < 0)
+        goto out;
+    w = balai_api_write_new(app, room);
+    int rc = balai_api_event_add(w, user_id, type, state_key, body, reason, sizeof(reason));
+    if (rc != BALAI_OK) {
+        balai_api_event_error(req, rc, reason);
+        goto out;
+    }
+    if (txn) {
+        w->txn_user = balai_strdup(user_id);
+        w->txn_device = balai_strdup(s->device->device_id);
+        w->txn_id = balai_strdup(txn);
+    }
+    w->done = send_done;
+    w->arg = req;
+    balai_api_write_submit(w);
+    w = NULL;
+out:
+    balai_api_write_free(w);
+    json_decref(body);
+}
+
+static void put_send(struct balai_http_req *req)
+{
+    struct balai_session *s;
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    write_one(req, s, req->params[0], req->params[1], NULL, req->params[2]);
+}
+
+static void put_state(struct balai_http_req *req)
+{
+    struct balai_session *s;
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    write_one(req, s, req->params[0], req->params[1], req->nparams > 2 ? req->params[2] : "",
+              NULL);
+}
 
 int balai_api_client_send_routes(struct balai_app *app)
 {
-    (void)app;
-    return BALAI_OK;
+    int rc = 0;
+    rc |= balai_api_route(app, BALAI_HTTP_PUT,
+                          "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}", put_send,
+                          SEND_MAX_BODY);
+    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/rooms/{roomId}/state/{eventType}",
+                          put_state, SEND_MAX_BODY);
+    rc |= balai_api_route(app, BALAI_HTTP_PUT,
+                          "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}",
+                          put_state, SEND_MAX_BODY);
+    return rc ? BALAI_EINVAL : BALAI_OK;
 }

@@ -1,10 +1,341 @@
-/* sync.c: (being written) */
+/* sync.c: GET /sync (long-poll, parked in the notifier) and filters.
+ *
+ * Filters need no storage: a filter id is the filter itself, compact JSON
+ * in unpadded URL-safe base64 behind the prefix "f", so every id ever
+ * handed out stays valid across restarts and servers. Only
+ * room.timeline.limit changes /sync for now. */
 #include "balai.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/common.h"
+#include "core/accounts.h"
+#include "core/room.h"
+#include "crypto/crypto.h"
+#include "net/timer.h"
+#include "sync/notifier.h"
+#include "sync/sync.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+#define LOG_MODULE "sync"
+#include "util/log.h"
+
+#define MAX_TIMEOUT_MS 300000
+#define DEFAULT_TIMELINE_LIMIT 10
+#define MAX_FILTER_BYTES 4096
+
+/* ---- filters ---- */
+
+static char *filter_id_of(const json_t *filter)
+{
+    size_t len;
+    char *js = balai_json_dump(filter, 1, &len);
+    if (!js)
+        return NULL;
+    char *b64 = balai_base64url_encode(js, len);
+    char *id = balai_asprintf("f%s", b64);
+    free(js);
+    free(b64);
+    return id;
+}
+
+/* Decodes a filter id or inline JSON filter. NULL when malformed. */
+static json_t *filter_parse(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > MAX_FILTER_BYTES * 2)
+        return NULL;
+    if (s[0] == '{') {
+        json_t *f = json_loads(s, 0, NULL);
+        if (f && !json_is_object(f)) {
+            json_decref(f);
+            f = NULL;
+        }
+        return f;
+    }
+    if (s[0] != 'f')
+        return NULL;
+    /* url-safe to standard base64 */
+    char *std = balai_strdup(s + 1);
+    for (char *p = std; *p; p++) {
+        if (*p == '-')
+            *p = '+';
+        else if (*p == '_')
+            *p = '/';
+    }
+    uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    json_t *f = NULL;
+    if (balai_base64_decode(std, strlen(std), &raw, &rawlen) == BALAI_OK) {
+        f = json_loadb((const char *)raw, rawlen, 0, NULL);
+        if (f && !json_is_object(f)) {
+            json_decref(f);
+            f = NULL;
+        }
+    }
+    free(raw);
+    free(std);
+    return f;
+}
+
+static int timeline_limit_of(const json_t *filter)
+{
+    json_t *l = json_object_get(json_object_get(json_object_get(filter, "room"), "timeline"),
+                                "limit");
+    if (!json_is_integer(l))
+        return DEFAULT_TIMELINE_LIMIT;
+    json_int_t v = json_integer_value(l);
+    return v < 1 ? 1 : v > 100 ? 100 : (int)v;
+}
+
+static int own_user(struct balai_http_req *req, struct balai_session **s)
+{
+    if (balai_api_auth(req, s) < 0)
+        return BALAI_EAUTH;
+    if (strcmp(req->params[0], (*s)->device->user->user_id) != 0) {
+        balai_api_error(req, 403, "M_FORBIDDEN", "You can only manage your own filters");
+        return BALAI_EFORBIDDEN;
+    }
+    return BALAI_OK;
+}
+
+static void post_filter(struct balai_http_req *req)
+{
+    struct balai_session *s;
+    json_t *body = NULL;
+    if (own_user(req, &s) < 0 || balai_api_body(req, 0, &body) < 0)
+        goto out;
+    if (req->body_len > MAX_FILTER_BYTES) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "Filters are at most %d bytes",
+                        MAX_FILTER_BYTES);
+        goto out;
+    }
+    json_t *l = json_object_get(json_object_get(json_object_get(body, "room"), "timeline"),
+                                "limit");
+    if (l && !json_is_integer(l)) {
+        balai_api_error(req, 400, "M_BAD_JSON", "'room.timeline.limit' must be an integer");
+        goto out;
+    }
+    char *id = filter_id_of(body);
+    balai_api_json(req, 200, json_pack("{s:s}", "filter_id", id));
+    free(id);
+out:
+    json_decref(body);
+}
+
+static void get_filter(struct balai_http_req *req)
+{
+    struct balai_session *s;
+    if (own_user(req, &s) < 0)
+        return;
+    json_t *f = filter_parse(req->params[1]);
+    if (!f || req->params[1][0] != 'f') {
+        json_decref(f);
+        balai_api_error(req, 404, "M_NOT_FOUND", "No such filter");
+        return;
+    }
+    balai_api_json(req, 200, f);
+}
+
+/* ---- /sync ---- */
+
+struct sync_wait {
+    struct balai_waiter w; /* first */
+    struct balai_app *app;
+    struct balai_http_req *req;
+    struct balai_session *session;
+    struct sync_wait *next_in_session;
+    struct balai_timer *timer;
+    char *user_id;
+    char *device_id;
+    struct balai_sync_params p;
+    int done;
+};
+
+static void wait_unlink_session(struct sync_wait *sw)
+{
+    if (!sw->session)
+        return;
+    struct sync_wait **pp = (struct sync_wait **)&sw->session->waiters;
+    while (*pp && *pp != sw)
+        pp = &(*pp)->next_in_session;
+    if (*pp)
+        *pp = sw->next_in_session;
+    sw->session = NULL;
+}
+
+static void wait_finish(struct sync_wait *sw)
+{
+    balai_notifier_unpark(sw->app->notifier, &sw->w);
+    wait_unlink_session(sw);
+    if (sw->timer) {
+        balai_timer_stop(sw->timer);
+        balai_timer_free(sw->timer);
+        sw->timer = NULL;
+    }
+    sw->req->on_abort = NULL;
+    sw->req->udata = NULL;
+    free(sw->user_id);
+    free(sw->device_id);
+    free(sw);
+}
+
+/* Builds and, when there is something (or force), answers. Returns 1 if answered. */
+static int try_answer(struct balai_app *app, struct balai_http_req *req,
+                      const struct balai_sync_params *p, int force)
+{
+    struct balai_buf b;
+    int has = 0;
+    balai_buf_init(&b, 0);
+    balai_sync_build(app->rooms, p, balai_rooms_max_pos(app->rooms), &b, &has);
+    if (!has && !force) {
+        balai_buf_release(&b);
+        return 0;
+    }
+    size_t len;
+    char *s = balai_buf_detach(&b, &len);
+    balai_http_respond_take(req, 200, "application/json", s, len);
+    return 1;
+}
+
+static void on_wake(struct balai_waiter *w)
+{
+    struct sync_wait *sw = (struct sync_wait *)w;
+    if (try_answer(sw->app, sw->req, &sw->p, 0))
+        wait_finish(sw);
+}
+
+static void on_timeout(void *arg)
+{
+    struct sync_wait *sw = arg;
+    try_answer(sw->app, sw->req, &sw->p, 1);
+    wait_finish(sw);
+}
+
+static void on_abort(struct balai_http_req *req)
+{
+    struct sync_wait *sw = req->udata;
+    if (!sw)
+        return;
+    balai_http_respond_error(req, 503, "M_UNKNOWN", "The request was cancelled");
+    wait_finish(sw);
+}
+
+/* The accounts revoke hook: a revoked token ends its parked /sync at once. */
+void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
+void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app)
+{
+    (void)app;
+    while (s->waiters) {
+        struct sync_wait *sw = s->waiters;
+        s->waiters = sw->next_in_session;
+        sw->session = NULL;
+        json_t *o = json_pack("{s:s, s:s, s:b}", "errcode", "M_UNKNOWN_TOKEN", "error",
+                              "The access token was revoked", "soft_logout", 0);
+        balai_api_json(sw->req, 401, o);
+        wait_finish(sw);
+    }
+}
+
+static int parse_bool(const char *s)
+{
+    return s && strcmp(s, "true") == 0;
+}
+
+static void get_sync(struct balai_http_req *req)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct balai_session *s;
+    struct balai_sync_params p;
+    const char *since = balai_http_req_query(req, "since");
+    const char *timeout = balai_http_req_query(req, "timeout");
+    const char *filter = balai_http_req_query(req, "filter");
+    const char *fs = balai_http_req_query(req, "full_state");
+    const char *presence = balai_http_req_query(req, "set_presence");
+    long tmo = 0;
+
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    memset(&p, 0, sizeof(p));
+    p.user_id = s->device->user->user_id;
+    p.device_id = s->device->device_id;
+    p.epoch = app->epoch;
+    p.initial = !since || !*since;
+    p.timeline_limit = DEFAULT_TIMELINE_LIMIT;
+    if (fs && strcmp(fs, "true") != 0 && strcmp(fs, "false") != 0) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "'full_state' must be true or false");
+        return;
+    }
+    p.full_state = parse_bool(fs);
+    if (presence && strcmp(presence, "online") != 0 && strcmp(presence, "offline") != 0 &&
+        strcmp(presence, "unavailable") != 0) {
+        balai_api_error(req, 400, "M_INVALID_PARAM",
+                        "'set_presence' must be online, offline or unavailable");
+        return;
+    }
+    if (timeout) {
+        char *end;
+        tmo = strtol(timeout, &end, 10);
+        if (!*timeout || *end || tmo < 0) {
+            balai_api_error(req, 400, "M_INVALID_PARAM",
+                            "'timeout' must be a non-negative number of milliseconds");
+            return;
+        }
+        if (tmo > MAX_TIMEOUT_MS)
+            tmo = MAX_TIMEOUT_MS;
+    }
+    if (filter && *filter) {
+        json_t *f = filter_parse(filter);
+        if (!f) {
+            balai_api_error(req, 400, "M_INVALID_PARAM", "Unknown or malformed filter");
+            return;
+        }
+        p.timeline_limit = timeline_limit_of(f);
+        json_decref(f);
+    }
+    if (!p.initial) {
+        int rc = balai_sync_token_parse(since, app->epoch, &p.since);
+        if (rc == BALAI_ESTATE) {
+            balai_api_error(req, 400, "M_UNKNOWN_POS",
+                            "This sync token comes from another server or an older database; "
+                            "start again without 'since'");
+            return;
+        }
+        if (rc != BALAI_OK) {
+            balai_api_error(req, 400, "M_INVALID_PARAM", "Malformed 'since' token");
+            return;
+        }
+    }
+    if (try_answer(app, req, &p, p.initial || tmo == 0 || p.full_state))
+        return;
+    struct sync_wait *sw = balai_calloc(1, sizeof(*sw));
+    sw->app = app;
+    sw->req = req;
+    sw->user_id = balai_strdup(p.user_id);
+    sw->device_id = balai_strdup(p.device_id);
+    sw->p = p;
+    sw->p.user_id = sw->user_id;
+    sw->p.device_id = sw->device_id;
+    sw->w.wake = on_wake;
+    sw->session = s;
+    sw->next_in_session = s->waiters;
+    s->waiters = sw;
+    sw->timer = balai_timer_new(app->loop, on_timeout, sw);
+    balai_timer_start(sw->timer, (uint64_t)tmo, 0);
+    req->udata = sw;
+    req->on_abort = on_abort;
+    balai_notifier_park(app->notifier, sw->user_id, &sw->w);
+}
 
 int balai_api_client_sync_routes(struct balai_app *app)
 {
-    (void)app;
-    return BALAI_OK;
+    int rc = 0;
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/sync", get_sync, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/user/{userId}/filter",
+                          post_filter, MAX_FILTER_BYTES + 1024);
+    rc |= balai_api_route(app, BALAI_HTTP_GET,
+                          "/_matrix/client/v3/user/{userId}/filter/{filterId}", get_filter, 0);
+    return rc ? BALAI_EINVAL : BALAI_OK;
 }

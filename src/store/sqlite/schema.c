@@ -49,12 +49,10 @@ static const char migration_1[] =
 /* Rooms and their events. Event content is sealed by the caller (an opaque
  * blob, key_name names the keystore key): only the metadata needed for
  * routing is clear, never content nor a hash of it (DESIGN.md §3).
- * Positions: events.pos is the "events" stream position. The trigger keeps
- * stream_positions in step with every inserted event inside the inserting
- * statement, so inserting an event and advancing the counter are one atomic
- * statement: a refused insert consumes no position.
- * txns refer to device IDs without a foreign key: devices are deleted at
- * logout while their transaction IDs must still deduplicate. */
+ * events.pos is the "events" stream position (stream_positions), allocated
+ * by the backend inside the inserting transaction. txns refer to device IDs
+ * without a foreign key: devices are deleted at logout while their
+ * transaction IDs must still deduplicate. */
 static const char migration_2[] =
     "CREATE TABLE rooms (\n"
     "    room_id TEXT PRIMARY KEY NOT NULL,\n"
@@ -82,10 +80,6 @@ static const char migration_2[] =
     "CREATE INDEX events_by_room ON events(room_id, pos);\n"
     "CREATE INDEX events_policy ON events(pos)\n"
     "    WHERE membership IS NOT NULL OR aux IS NOT NULL;\n"
-    "CREATE TRIGGER events_advance_pos AFTER INSERT ON events BEGIN\n"
-    "    INSERT INTO stream_positions (stream, pos) VALUES ('events', NEW.pos)\n"
-    "        ON CONFLICT (stream) DO UPDATE SET pos = max(stream_positions.pos, excluded.pos);\n"
-    "END;\n"
     "CREATE TABLE current_state (\n"
     "    room_id TEXT NOT NULL,\n"
     "    type TEXT NOT NULL,\n"

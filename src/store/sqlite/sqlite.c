@@ -9,7 +9,15 @@
  *    the writer commits.
  * Every statement is prepared once per connection (SQLITE_PREPARE_PERSISTENT)
  * from the tables below, bound with SQLITE_STATIC (the caller's strings
- * outlive the step), and reset and unbound after each use. */
+ * outlive the step), and reset and unbound after each use.
+ *
+ * The "events" stream counter is hot (one position per event, tens of
+ * thousands a second), so the write transaction caches it: read once at its
+ * first use in a transaction, advanced in memory by event_insert and
+ * next_pos("events"), snapshotted at each op's SAVEPOINT and restored by
+ * ROLLBACK TO (a refused op consumes no position), and written back just
+ * before COMMIT. Outside a write transaction the cache is empty, so the
+ * stored counter is the truth (BEGIN IMMEDIATE excludes other writers). */
 #define LOG_MODULE "sqlite"
 #include "balai.h"
 
@@ -62,6 +70,8 @@ enum wstmt {
     W_META_SET,
     W_META_DELETE,
     W_NEXT_POS,
+    W_POS_GET,
+    W_POS_SET,
     W_ROOM_INSERT,
     W_EVENT_INSERT,
     W_STATE_SET,
@@ -123,17 +133,17 @@ static const struct stmt_def wdefs[W__COUNT] = {
     [W_NEXT_POS] = {"next_pos", "INSERT INTO stream_positions (stream, pos) VALUES (?1, 1)"
                                 " ON CONFLICT (stream) DO UPDATE SET pos = stream_positions.pos + 1"
                                 " RETURNING pos"},
+    [W_POS_GET] = {"pos_get", "SELECT pos FROM stream_positions WHERE stream = ?1"},
+    [W_POS_SET] = {"pos_set", "INSERT INTO stream_positions (stream, pos) VALUES (?1, ?2)"
+                              " ON CONFLICT (stream) DO UPDATE SET pos = excluded.pos"},
     [W_ROOM_INSERT] = {"room_insert",
                        "INSERT INTO rooms (room_id, room_version, creator, is_direct, created_ts)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)"},
-    /* One statement: the position is the "events" counter plus one, and the
-     * events_advance_pos trigger (schema.c) advances the counter within it. */
     [W_EVENT_INSERT] = {"event_insert",
                         "INSERT INTO events (pos, event_id, room_id, type, state_key, sender,"
                         " origin_server_ts, depth, membership, aux, txn_user, key_name, redacted,"
-                        " blob) VALUES (coalesce((SELECT pos FROM stream_positions"
-                        " WHERE stream = 'events'), 0) + 1,"
-                        " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING pos"},
+                        " blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                        " ?14)"},
     [W_STATE_SET] = {"state_set",
                      "INSERT INTO current_state (room_id, type, state_key, event_pos)"
                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, type, state_key)"
@@ -217,9 +227,19 @@ static const struct stmt_def rdefs[R__COUNT] = {
                      "SELECT user_id, room_id FROM forgotten ORDER BY user_id, room_id"},
 };
 
+#define EVENTS_STREAM "events"
+
+/* The cached "events" counter of the open write transaction. */
+struct pos_cache {
+    bool loaded;  /* cur holds the counter as of this transaction */
+    bool dirty;   /* cur is ahead of the stored counter */
+    int64_t last; /* the last position allocated (0 = none ever) */
+};
+
 struct sqlite_db {
     sqlite3 *w;
     sqlite3_stmt *ws[W__COUNT];
+    struct pos_cache ev, ev_at_op; /* write thread; ev_at_op: as at SAVEPOINT op */
     pthread_mutex_t rlock; /* guards r and rs */
     sqlite3 *r;
     sqlite3_stmt *rs[R__COUNT];
@@ -612,7 +632,10 @@ out:
 
 static int sqlite_begin(void *p)
 {
-    return wrun(p, W_BEGIN, SQLITE_OK, NULL);
+    struct sqlite_db *db = p;
+
+    db->ev = (struct pos_cache){0};
+    return wrun(db, W_BEGIN, SQLITE_OK, NULL);
 }
 
 static int sqlite_savepoint(void *p)
@@ -624,6 +647,7 @@ static int sqlite_savepoint(void *p)
         LOG_ERROR("savepoint: no transaction is open");
         return BALAI_ESTORE;
     }
+    db->ev_at_op = db->ev;
     return wrun(db, W_SAVEPOINT, SQLITE_OK, NULL);
 }
 
@@ -634,18 +658,37 @@ static int sqlite_release(void *p)
 
 static int sqlite_rollback_to(void *p)
 {
-    return wrun(p, W_ROLLBACK_TO, SQLITE_OK, NULL);
+    struct sqlite_db *db = p;
+    int rc = wrun(db, W_ROLLBACK_TO, SQLITE_OK, NULL);
+
+    if (rc == BALAI_OK)
+        db->ev = db->ev_at_op;
+    return rc;
 }
 
 static int sqlite_commit(void *p)
 {
-    return wrun(p, W_COMMIT, SQLITE_OK, NULL);
+    struct sqlite_db *db = p;
+    sqlite3_stmt *s = db->ws[W_POS_SET];
+    int rc;
+
+    if (db->ev.dirty) {
+        rc = wrun(db, W_POS_SET,
+                  bind_text(s, 1, EVENTS_STREAM) | sqlite3_bind_int64(s, 2, db->ev.last), NULL);
+        if (rc != BALAI_OK)
+            return rc; /* the caller rolls back */
+    }
+    rc = wrun(db, W_COMMIT, SQLITE_OK, NULL);
+    if (rc == BALAI_OK)
+        db->ev = (struct pos_cache){0};
+    return rc;
 }
 
 static int sqlite_rollback(void *p)
 {
     struct sqlite_db *db = p;
 
+    db->ev = (struct pos_cache){0};
     if (sqlite3_get_autocommit(db->w))
         return BALAI_OK; /* SQLite already rolled the transaction back */
     return wrun(db, W_ROLLBACK, SQLITE_OK, NULL);
@@ -778,10 +821,60 @@ static int sqlite_meta_set(void *p, const char *key, const char *value)
     return wrun(db, id, b, NULL);
 }
 
+/* Loads the cached "events" counter if this transaction has not yet, and
+ * stores the next position in *out without allocating it. */
+static int events_pos_peek(struct sqlite_db *db, int64_t *out)
+{
+    sqlite3_stmt *s = db->ws[W_POS_GET];
+    int src, rc = BALAI_OK;
+
+    if (db->ev.loaded)
+        goto out;
+    if (sqlite3_get_autocommit(db->w)) {
+        LOG_ERROR("events position: no transaction is open");
+        return BALAI_ESTORE;
+    }
+    if (bind_text(s, 1, EVENTS_STREAM) != SQLITE_OK) {
+        rc = BALAI_ESTORE;
+        goto reset;
+    }
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = map_err(db->w, src, wdefs[W_POS_GET].name);
+        goto reset;
+    }
+    db->ev.last = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    db->ev.loaded = true;
+reset:
+    stmt_done(s);
+    if (rc != BALAI_OK)
+        return rc;
+out:
+    *out = db->ev.last + 1;
+    return BALAI_OK;
+}
+
+/* Marks the position returned by events_pos_peek as allocated. */
+static void events_pos_take(struct sqlite_db *db, int64_t pos)
+{
+    db->ev.last = pos;
+    db->ev.dirty = true;
+}
+
 static int sqlite_next_pos(void *p, const char *stream, int64_t *out)
 {
     struct sqlite_db *db = p;
+    int64_t pos;
+    int rc;
 
+    if (stream && strcmp(stream, EVENTS_STREAM) == 0) {
+        rc = events_pos_peek(db, &pos);
+        if (rc == BALAI_OK) {
+            events_pos_take(db, pos);
+            *out = pos;
+        }
+        return rc;
+    }
     return wrun_returning(db, W_NEXT_POS, bind_text(db->ws[W_NEXT_POS], 1, stream), out);
 }
 
@@ -803,19 +896,45 @@ static int bind_blob(sqlite3_stmt *s, int i, const uint8_t *v, size_t len)
     return v ? sqlite3_bind_blob64(s, i, v, len, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
+/* One INSERT at the next "events" position of the cached counter, taken
+ * only if the insert succeeds. */
 static int sqlite_event_insert(void *p, struct balai_event_rec *e)
 {
     struct sqlite_db *db = p;
     sqlite3_stmt *s = db->ws[W_EVENT_INSERT];
-    int b;
+    int64_t pos;
+    int b, src, rc;
 
-    b = bind_text(s, 1, e->event_id) | bind_text(s, 2, e->room_id) | bind_text(s, 3, e->type) |
-        bind_text(s, 4, e->state_key) | bind_text(s, 5, e->sender) |
-        sqlite3_bind_int64(s, 6, e->origin_server_ts) | sqlite3_bind_int64(s, 7, e->depth) |
-        bind_text(s, 8, e->membership) | bind_text(s, 9, e->aux) | bind_text(s, 10, e->txn_user) |
-        bind_text(s, 11, e->key_name) | sqlite3_bind_int(s, 12, e->redacted != 0) |
-        bind_blob(s, 13, e->blob, e->blob_len);
-    return wrun_returning(db, W_EVENT_INSERT, b, &e->pos);
+    rc = events_pos_peek(db, &pos);
+    if (rc != BALAI_OK)
+        return rc;
+    b = sqlite3_bind_int64(s, 1, pos) | bind_text(s, 2, e->event_id) |
+        bind_text(s, 3, e->room_id) | bind_text(s, 4, e->type) | bind_text(s, 5, e->state_key) |
+        bind_text(s, 6, e->sender) | sqlite3_bind_int64(s, 7, e->origin_server_ts) |
+        sqlite3_bind_int64(s, 8, e->depth) | bind_text(s, 9, e->membership) |
+        bind_text(s, 10, e->aux) | bind_text(s, 11, e->txn_user) | bind_text(s, 12, e->key_name) |
+        sqlite3_bind_int(s, 13, e->redacted != 0) | bind_blob(s, 14, e->blob, e->blob_len);
+    if (b != SQLITE_OK) {
+        LOG_ERROR("event_insert: cannot bind: %s", sqlite3_errmsg(db->w));
+        rc = BALAI_ESTORE;
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        /* The position is taken: the counter fell behind the events. */
+        LOG_ERROR("event_insert: position %lld is taken", (long long)pos);
+        rc = BALAI_ESTORE;
+        goto out;
+    }
+    if (src != SQLITE_DONE) {
+        rc = map_err(db->w, src, wdefs[W_EVENT_INSERT].name);
+        goto out;
+    }
+    events_pos_take(db, pos);
+    e->pos = pos;
+out:
+    stmt_done(s);
+    return rc;
 }
 
 static int sqlite_state_set(void *p, const char *room_id, const char *type, const char *state_key,
