@@ -7,8 +7,6 @@
 #include "core/accounts.h"
 #include "core/throttle.h"
 
-void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
-
 static void on_revoke(struct balai_session *s, void *arg)
 {
     balai_api_sync_revoked(s, arg);
@@ -50,6 +48,8 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_sync_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_messages_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_capabilities_routes(app);
     return rc;
 }
 

@@ -68,6 +68,9 @@ int balai_api_client_directory_routes(struct balai_app *app);  /* room aliases *
 int balai_api_client_send_routes(struct balai_app *app);       /* send, PUT state */
 int balai_api_client_sync_routes(struct balai_app *app);       /* sync, filters */
 int balai_api_client_messages_routes(struct balai_app *app);   /* messages, event */
+int balai_api_client_capabilities_routes(struct balai_app *app); /* capabilities, pushrules */
+/* The accounts revoke hook's work: ends the session's parked /sync requests. */
+void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
 int balai_api_metrics_routes(struct balai_app *app);
 
 /* Registers a route with app as its data. */

@@ -174,12 +174,12 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
                      t.limited ? "true" : "false", tok);
     /* Full state for a room new to this sync; else the state changes the
      * timeline gap hides. */
+    written = t.n;
     if (full || t.limited) {
         struct state_ctx s = {b, &t, p, full ? 0 : after, upto, 1, 0};
         balai_room_state_each(r, write_state_ev, &s);
         written += s.count;
     }
-    written = t.n;
     balai_buf_append_str(b, "]}");
     if (summary) {
         struct heroes h = {p->user_id, {NULL}, 0};

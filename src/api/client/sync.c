@@ -224,7 +224,6 @@ static void on_abort(struct balai_http_req *req)
 }
 
 /* The accounts revoke hook: a revoked token ends its parked /sync at once. */
-void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
 void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app)
 {
     (void)app;
