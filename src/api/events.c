@@ -159,16 +159,71 @@ void balai_api_event_error(struct balai_http_req *req, int rc, const char *reaso
 
 /* ---- the writer side (writer thread: touches only w's own data) ---- */
 
+/* Events whose write was refused, remembered on the writer thread: a later
+ * write built on one of them (chained to it while it was pending) is
+ * refused as well, so no stored event ever points at a missing one. Refusals
+ * are rare; a small ring is enough. */
+#define FAILED_RING 256
+static char *failed_ids[FAILED_RING];
+static size_t failed_next;
+
+static void failed_add(const char *event_id)
+{
+    free(failed_ids[failed_next]);
+    failed_ids[failed_next] = balai_strdup(event_id);
+    failed_next = (failed_next + 1) % FAILED_RING;
+}
+
+static int failed_has(const char *event_id)
+{
+    for (size_t i = 0; i < FAILED_RING; i++) {
+        if (failed_ids[i] && strcmp(failed_ids[i], event_id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int builds_on_failed(const struct balai_api_write *w)
+{
+    if (!failed_next && !failed_ids[0])
+        return 0;
+    for (size_t i = 0; i < w->nevs; i++) {
+        json_t *prev = json_object_get(w->evs[i]->pdu, "prev_events");
+        size_t j;
+        json_t *v;
+        json_array_foreach(prev, j, v)
+        {
+            if (json_is_string(v) && failed_has(json_string_value(v)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int write_apply_inner(struct balai_store_txn *t, struct balai_api_write *w);
+
 static int write_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
     struct balai_api_write *w = (struct balai_api_write *)op;
+    int rc = builds_on_failed(w) ? BALAI_ESTATE : write_apply_inner(t, w);
+    if (rc != BALAI_OK) {
+        for (size_t i = 0; i < w->nevs; i++)
+            failed_add(w->evs[i]->event_id);
+    }
+    return rc;
+}
+
+static int write_apply_inner(struct balai_store_txn *t, struct balai_api_write *w)
+{
     struct balai_app *app = w->app;
     const char *room_id = balai_room_id(w->room);
     char key_name[300];
     uint8_t key[32];
-    int rc;
+    int rc = BALAI_OK;
 
     balai_api_room_key_name(room_id, key_name, sizeof(key_name));
+    if (!w->new_room && w->nevs == 0)
+        goto rest;
     rc = w->new_room ? balai_keystore_get_or_create(app->keystore, key_name, key)
                      : balai_keystore_get(app->keystore, key_name, key);
     if (rc != BALAI_OK)
@@ -216,6 +271,7 @@ static int write_apply(struct balai_store_txn *t, struct balai_store_op *op)
                 goto out;
         }
     }
+rest:
     if (w->txn_user && w->nevs) {
         rc = balai_store_txn_txn_insert(t, w->txn_user, w->txn_device, w->txn_id,
                                         w->evs[0]->event_id, w->evs[0]->ts);

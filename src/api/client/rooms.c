@@ -83,8 +83,8 @@ static int plan_run(struct balai_app *app, struct balai_room *room, const struct
     struct balai_api_write *w = balai_api_write_new(app, room);
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_ev *e = &p->evs[i];
-        int rc = balai_api_event_add(w, e->sender, e->type, e->state_key, e->content, reason,
-                                     reasonlen);
+        int rc =
+            balai_api_event_add(w, e->sender, e->type, e->state_key, e->content, reason, reasonlen);
         if (rc != BALAI_OK) {
             balai_api_write_free(w);
             *out = NULL;
@@ -179,8 +179,8 @@ static int parse(struct balai_http_req *req, json_t *body, struct create *c)
         return BALAI_EINVAL;
     }
     if (!c->preset) {
-        c->preset = visibility && strcmp(visibility, "public") == 0 ? "public_chat"
-                                                                    : "private_chat";
+        c->preset =
+            visibility && strcmp(visibility, "public") == 0 ? "public_chat" : "private_chat";
     } else {
         size_t i;
         for (i = 0; i < BALAI_ARRAY_LEN(presets); i++) {
@@ -284,8 +284,8 @@ static int parse(struct balai_http_req *req, json_t *body, struct create *c)
         }
         sk = json_object_get(e, "state_key");
         if (sk && !json_is_string(sk)) {
-            balai_api_error(req, 400, "M_BAD_JSON",
-                            "initial_state[%zu].state_key must be a string", i);
+            balai_api_error(req, 400, "M_BAD_JSON", "initial_state[%zu].state_key must be a string",
+                            i);
             return BALAI_EINVAL;
         }
         content = json_object_get(e, "content");
@@ -309,9 +309,9 @@ static int parse(struct balai_http_req *req, json_t *body, struct create *c)
 
 static int in_initial_state(const struct create *c, const char *type, const char *state_key)
 {
-    size_t i;
-    json_t *e;
-    json_array_foreach(c->initial_state, i, e) {
+    size_t n = c->initial_state ? json_array_size(c->initial_state) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(c->initial_state, i);
         const char *sk = json_string_value(json_object_get(e, "state_key"));
         if (strcmp(json_string_value(json_object_get(e, "type")), type) == 0 &&
             strcmp(sk ? sk : "", state_key) == 0)
@@ -394,9 +394,9 @@ static void make_plan(struct balai_app *app, const struct create *c, const struc
         plan_add(p, creator, "m.room.guest_access", "",
                  json_pack("{s:s}", "guest_access", "forbidden"));
 
-    size_t i;
-    json_t *e;
-    json_array_foreach(c->initial_state, i, e) {
+    size_t n = c->initial_state ? json_array_size(c->initial_state) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(c->initial_state, i);
         const char *type = json_string_value(json_object_get(e, "type"));
         const char *sk = json_string_value(json_object_get(e, "state_key"));
         json_t *content = json_deep_copy(json_object_get(e, "content"));

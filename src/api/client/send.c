@@ -123,5 +123,9 @@ int balai_api_client_send_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_PUT,
                           "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}",
                           put_state, SEND_MAX_BODY);
+    /* an empty state key written as a trailing slash (matrix-js-sdk does) */
+    rc |= balai_api_route(app, BALAI_HTTP_PUT,
+                          "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/", put_state,
+                          SEND_MAX_BODY);
     return rc ? BALAI_EINVAL : BALAI_OK;
 }
