@@ -44,11 +44,13 @@ struct bench_row;
 struct bench {
     uv_loop_t *loop;
     struct bench_opts o;
-    struct bench_server srv; /* the current scenario's server */
-    uv_timer_t tick;         /* wakes the loop while a wait is bounded */
-    int64_t nofile;          /* our RLIMIT_NOFILE after raising it */
+    struct bench_server srv;    /* the current scenario's server */
+    uv_timer_t tick;            /* wakes the loop while a wait is bounded */
+    int64_t nofile;             /* our RLIMIT_NOFILE after raising it */
     volatile sig_atomic_t stop; /* set on SIGINT/SIGTERM */
-    json_t *json;            /* {"scenarios": {...}, ...} */
+    json_t *json;               /* {"scenarios": {...}, ...} */
+    double last_other;          /* other processes' CPU % in the last window */
+    double other_max;           /* the highest of those */
     struct bench_row *rows;
     size_t nrows;
 };
@@ -67,12 +69,13 @@ int64_t bench_rss_settled(struct bench *b, int n, int64_t gap_ms);
 
 /* CPU use of server and generator over a window. */
 struct bench_cpu {
-    int64_t t_ns, srv_us, gen_us;
+    int64_t t_ns, srv_us, gen_us, all_us;
 };
 void bench_cpu_mark(struct bench *b, struct bench_cpu *m);
-/* Percent of one core each used since `m`. */
-void bench_cpu_since(struct bench *b, const struct bench_cpu *m, double *srv_pct,
-                     double *gen_pct);
+/* Percent of one core each used since `m`. The CPU everything else on the
+ * machine used meanwhile goes to b->last_other (and b->other_max), so a
+ * disturbed measurement is visible. */
+void bench_cpu_since(struct bench *b, const struct bench_cpu *m, double *srv_pct, double *gen_pct);
 
 /* ---- driving the loop ---- */
 

@@ -172,8 +172,7 @@ static void on_connect(uv_connect_t *req, int status)
 }
 
 struct bench_conn *bench_conn_tcp(uv_loop_t *loop, const struct sockaddr_in *dst,
-                                  const struct sockaddr_in *src, bench_conn_open_fn cb,
-                                  void *arg)
+                                  const struct sockaddr_in *src, bench_conn_open_fn cb, void *arg)
 {
     struct bench_conn *c = conn_new(cb, arg);
     int rc = uv_tcp_init_ex(loop, &c->u.tcp, AF_INET);
@@ -228,8 +227,8 @@ static void on_written(uv_write_t *req, int status)
 }
 
 int bench_conn_request(struct bench_conn *c, const char *method, const char *target,
-                       const char *token, const char *body, size_t body_len,
-                       bench_conn_done_fn cb, void *arg)
+                       const char *token, const char *body, size_t body_len, bench_conn_done_fn cb,
+                       void *arg)
 {
     if (!c->connected || c->failed || c->closing)
         return BALAI_ECLOSED;

@@ -24,16 +24,15 @@ typedef void (*bench_conn_open_fn)(struct bench_conn *c, int rc, void *arg);
  * the connection failed or the server closed it first. `body` is borrowed,
  * valid until the callback returns. The callback may issue the next request
  * on `c` or close it. */
-typedef void (*bench_conn_done_fn)(struct bench_conn *c, int status, const char *body,
-                                   size_t len, void *arg);
+typedef void (*bench_conn_done_fn)(struct bench_conn *c, int status, const char *body, size_t len,
+                                   void *arg);
 
 /* Starts a TCP connection to `dst`, bound to the address of `src` first
  * when it is non-NULL (port 0: the kernel picks one, per source address).
  * Returns the new connection (close it with bench_conn_close), or NULL when
  * the attempt failed at once (no socket, no port); then `cb` is not called. */
 struct bench_conn *bench_conn_tcp(uv_loop_t *loop, const struct sockaddr_in *dst,
-                                  const struct sockaddr_in *src, bench_conn_open_fn cb,
-                                  void *arg);
+                                  const struct sockaddr_in *src, bench_conn_open_fn cb, void *arg);
 /* The same over a Unix socket at `path`. */
 struct bench_conn *bench_conn_unix(uv_loop_t *loop, const char *path, bench_conn_open_fn cb,
                                    void *arg);
@@ -43,8 +42,8 @@ struct bench_conn *bench_conn_unix(uv_loop_t *loop, const char *path, bench_conn
  * BALAI_EBUSY when a request is already outstanding, or BALAI_ECLOSED when
  * the connection is gone (then `cb` is never called). */
 int bench_conn_request(struct bench_conn *c, const char *method, const char *target,
-                       const char *token, const char *body, size_t body_len,
-                       bench_conn_done_fn cb, void *arg);
+                       const char *token, const char *body, size_t body_len, bench_conn_done_fn cb,
+                       void *arg);
 
 /* Closes the connection; an outstanding request's callback is not called.
  * The memory is released once libuv has finished with it. NULL is fine. */

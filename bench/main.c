@@ -60,14 +60,13 @@ static void on_alarm(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: balai-bench [--full] [--scenarios LIST] [--bin PATH] [--json PATH]\n"
-            "                   [--max-seconds S] [--idle-clients N] [--src-addrs K]\n"
-            "                   [--server-log-level L] [--keep] [--no-pin]\n\n"
-            "Runs the quick set of every scenario (or the full-size runs with --full)\n"
-            "against servers it starts itself on 127.0.0.1, and prints each figure\n"
-            "beside its DESIGN.md target. Defaults: --bin build/balai, --max-seconds\n"
-            "900 (3600 with --full), --server-log-level warn.\n\nscenarios:\n");
+    fprintf(out, "usage: balai-bench [--full] [--scenarios LIST] [--bin PATH] [--json PATH]\n"
+                 "                   [--max-seconds S] [--idle-clients N] [--src-addrs K]\n"
+                 "                   [--server-log-level L] [--keep] [--no-pin]\n\n"
+                 "Runs the quick set of every scenario (or the full-size runs with --full)\n"
+                 "against servers it starts itself on 127.0.0.1, and prints each figure\n"
+                 "beside its DESIGN.md target. Defaults: --bin build/balai, --max-seconds\n"
+                 "900 (3600 with --full), --server-log-level warn.\n\nscenarios:\n");
     for (size_t i = 0; i < BALAI_ARRAY_LEN(scenarios); i++)
         fprintf(out, "  %-8s %s\n", scenarios[i].name, scenarios[i].help);
 }
@@ -190,8 +189,7 @@ int main(int argc, char **argv)
         p += len + (p[len] == ',');
     }
     if (access(b.o.bin, X_OK) != 0) {
-        fprintf(stderr, "balai-bench: %s is not an executable (build first, or --bin)\n",
-                b.o.bin);
+        fprintf(stderr, "balai-bench: %s is not an executable (build first, or --bin)\n", b.o.bin);
         return 2;
     }
     if (b.o.max_seconds <= 0)
@@ -216,8 +214,7 @@ int main(int argc, char **argv)
         b.o.no_pin = 1;
     }
     if (!b.o.no_pin && bench_pin_self(BENCH_GEN_CPU) != BALAI_OK) {
-        fprintf(stderr, "balai-bench: cannot pin to CPU %d; continuing unpinned\n",
-                BENCH_GEN_CPU);
+        fprintf(stderr, "balai-bench: cannot pin to CPU %d; continuing unpinned\n", BENCH_GEN_CPU);
         b.o.no_pin = 1;
     }
     b.loop = uv_default_loop();
@@ -253,15 +250,19 @@ int main(int argc, char **argv)
         if (rc != BALAI_OK) {
             failed++;
             json_object_set_new(o, "error", json_string(balai_strerror(rc)));
-            printf("%s: FAILED (%s) after %.1f s\n", scenarios[i].name, balai_strerror(rc),
-                   secs);
+            printf("%s: FAILED (%s) after %.1f s\n", scenarios[i].name, balai_strerror(rc), secs);
         } else {
             printf("%s: done in %.1f s\n", scenarios[i].name, secs);
         }
         fflush(stdout);
     }
     json_object_set_new(b.json, "seconds", json_real((double)(bench_now_ns() - t_all) / 1e9));
+    json_object_set_new(b.json, "other_cpu_max_pct", json_real(b.other_max));
     bench_report_print(&b);
+    if (b.other_max > 10)
+        printf("warning: other processes used up to %.0f%% of a core during a measurement "
+               "window;\n         rerun on a quiet machine before trusting the figures\n",
+               b.other_max);
     if (bench_report_write(&b) == BALAI_OK && b.o.json_path)
         printf("results: %s\n", b.o.json_path);
 

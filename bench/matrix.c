@@ -78,10 +78,10 @@ static int take_login(void *arg, size_t i, int status, const char *body, size_t 
 int bench_users_make(struct bench *b, const char *prefix, size_t n, struct bench_user **out)
 {
     struct users_ctx x = {balai_calloc(n ? n : 1, sizeof(struct bench_user))};
-    struct bench_batch create = {"create users", n, PROVISION_PARALLEL, 1,
-                                 make_create, take_create, &x};
-    struct bench_batch login = {"log users in", n, PROVISION_PARALLEL, 0,
-                                make_login, take_login, &x};
+    struct bench_batch create = {"create users", n, PROVISION_PARALLEL, 1, make_create,
+                                 take_create,    &x};
+    struct bench_batch login = {"log users in", n, PROVISION_PARALLEL, 0, make_login,
+                                take_login,     &x};
     int rc;
 
     for (size_t i = 0; i < n; i++)

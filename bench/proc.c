@@ -65,6 +65,25 @@ int64_t bench_raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? INT64_MAX : (int64_t)rl.rlim_cur;
 }
 
+int64_t bench_system_busy_us(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    /* cpu user nice system idle iowait irq softirq steal */
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (int64_t)(busy * 1000000ULL / (unsigned long long)hz);
+}
+
 int64_t bench_self_cpu_us(void)
 {
     struct rusage ru;

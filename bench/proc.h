@@ -29,7 +29,7 @@ struct bench_server {
     char *sock_path; /* data_dir/balai.sock */
     char *log_path;  /* root/server.log (the server's stderr) */
     struct sockaddr_in addr;
-    char addr_str[64];
+    char addr_str[128];
     int keep;
 };
 
@@ -51,6 +51,9 @@ void bench_server_kill_now(void);
 
 /* Reads /proc/PID/status and /proc/PID/stat. Returns 0 or BALAI_EIO. */
 int bench_proc_sample(pid_t pid, struct bench_proc_sample *out);
+/* CPU time all CPUs spent busy (including steal), from /proc/stat, in
+ * microseconds. */
+int64_t bench_system_busy_us(void);
 /* This process's user + system CPU time, in microseconds. */
 int64_t bench_self_cpu_us(void);
 /* Pins the calling process to `cpu`. Returns 0 or BALAI_EIO. */

@@ -67,10 +67,10 @@ void bench_cpu_mark(struct bench *b, struct bench_cpu *m)
     m->t_ns = bench_now_ns();
     m->srv_us = bench_sample(b, &s) == BALAI_OK ? s.cpu_us : 0;
     m->gen_us = bench_self_cpu_us();
+    m->all_us = bench_system_busy_us();
 }
 
-void bench_cpu_since(struct bench *b, const struct bench_cpu *m, double *srv_pct,
-                     double *gen_pct)
+void bench_cpu_since(struct bench *b, const struct bench_cpu *m, double *srv_pct, double *gen_pct)
 {
     struct bench_cpu now;
     bench_cpu_mark(b, &now);
@@ -79,6 +79,10 @@ void bench_cpu_since(struct bench *b, const struct bench_cpu *m, double *srv_pct
         wall_us = 1;
     *srv_pct = 100.0 * (double)(now.srv_us - m->srv_us) / wall_us;
     *gen_pct = 100.0 * (double)(now.gen_us - m->gen_us) / wall_us;
+    double other = 100.0 * (double)(now.all_us - m->all_us) / wall_us - *srv_pct - *gen_pct;
+    b->last_other = other > 0 ? other : 0;
+    if (b->last_other > b->other_max)
+        b->other_max = b->last_other;
 }
 
 /* ---- waiting ---- */
@@ -249,8 +253,7 @@ static void conn_lost(struct batch_run *r, struct bench_conn *c)
     }
 }
 
-static void on_batch_done(struct bench_conn *c, int status, const char *body, size_t len,
-                          void *arg)
+static void on_batch_done(struct bench_conn *c, int status, const char *body, size_t len, void *arg)
 {
     struct batch_run *r = arg;
     size_t slot = conn_slot(c);

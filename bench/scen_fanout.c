@@ -11,8 +11,10 @@
  * intended time). A delivery is one such body reaching one member's /sync;
  * its latency is receipt minus t.
  *
- * Each step offers `rate` messages/s for a fixed window, then waits
- * (bounded) for the backlog to drain. The rate grows by a factor per step
+ * Each step offers `rate` messages/s for a warm-up (so that deliveries in
+ * flight reach a steady state) and then a measured window, then waits
+ * (bounded) for the backlog to drain. Achieved deliveries/s counts what
+ * members received during the measured window. The rate grows by a factor per step
  * until a step is saturated: achieved deliveries below 90% of offered, a
  * backlog that does not drain, or sends that could not be issued. */
 #include "balai.h"
@@ -57,16 +59,19 @@ struct fo_sender {
 
 struct fo_step {
     double rate; /* messages/s offered */
+    int64_t warmup_ms;
     int64_t window_ms;
+    int64_t meas_t0, meas_t1; /* the measured window, ns */
+    struct bench_cpu cpu;
     uint64_t due, issued, send_ok, send_err;
-    uint64_t expected;   /* deliveries the issued messages should make */
-    uint64_t delivered;  /* of this step's messages, whenever they arrived */
-    uint64_t in_window;  /* deliveries (of any step) received during the window */
+    uint64_t expected;  /* deliveries the issued messages should make */
+    uint64_t delivered; /* of this step's messages, whenever they arrived */
+    uint64_t in_window; /* deliveries (of any step) received in the measured window */
     uint64_t backlog_end;
     uint64_t backlog_after;
     uint64_t gaps;
     double drain_s;
-    double srv_cpu, gen_cpu;
+    double srv_cpu, gen_cpu, other_cpu;
     int64_t srv_rss_kib;
     int saturated;
     struct bench_hist lat;  /* send -> one member's receipt */
@@ -75,15 +80,16 @@ struct fo_step {
 };
 
 struct fo_config {
-    const char *name;   /* scenario key: "fanout100" */
-    const char *title;  /* "100-member room" */
+    const char *name;  /* scenario key: "fanout100" */
+    const char *title; /* "100-member room" */
     size_t rooms;
-    size_t members;     /* per room */
-    size_t senders;     /* sender connections */
-    double rate0;       /* first step, messages/s */
-    double factor;      /* growth per step */
+    size_t members; /* per room */
+    size_t senders; /* sender connections */
+    double rate0;   /* first step, messages/s */
+    double factor;  /* growth per step */
     int max_steps;
-    int64_t window_ms;  /* per step */
+    int64_t warmup_ms; /* per step, before measuring */
+    int64_t window_ms; /* per step, measured */
     int64_t first_window_ms;
     int64_t drain_ms;
 };
@@ -108,6 +114,7 @@ struct fo_run {
     size_t initial_pending;
     size_t sends_in_flight;
     size_t window_open; /* 1 while the current step is offering load */
+    int measuring;      /* within the measured part of it */
     int64_t step_t0;
     uint64_t sync_errors, stray, dead_members, gaps;
     uv_timer_t pacer;
@@ -137,7 +144,7 @@ static void scan_body(struct fo_run *r, const char *body, size_t len, int64_t no
         msg->got++;
         struct fo_step *st = &r->steps[msg->step];
         st->delivered++;
-        if (r->window_open)
+        if (r->measuring)
             r->steps[r->cur].in_window++;
         uint64_t us = now > msg->intended_ns ? (uint64_t)(now - msg->intended_ns) / 1000 : 0;
         bench_hist_add(&st->lat, us);
@@ -289,10 +296,16 @@ static void on_pace(uv_timer_t *t)
         return;
     int64_t now = bench_now_ns();
     int64_t elapsed = now - r->step_t0;
-    int64_t window_ns = st->window_ms * 1000000;
+    int64_t warmup_ns = st->warmup_ms * 1000000;
+    int64_t window_ns = warmup_ns + st->window_ms * 1000000;
     int last = elapsed >= window_ns;
     if (last)
         elapsed = window_ns;
+    if (!r->measuring && !st->meas_t0 && elapsed >= warmup_ns) {
+        r->measuring = 1;
+        st->meas_t0 = now;
+        bench_cpu_mark(r->b, &st->cpu);
+    }
     uint64_t due = (uint64_t)(st->rate * (double)elapsed / 1e9);
     st->due = due;
     while (st->issued < due && r->nfree > 0) {
@@ -301,6 +314,10 @@ static void on_pace(uv_timer_t *t)
         send_message(r, s, intended);
     }
     if (last) {
+        r->measuring = 0;
+        st->meas_t1 = now;
+        bench_cpu_since(r->b, &st->cpu, &st->srv_cpu, &st->gen_cpu);
+        st->other_cpu = r->b->last_other;
         r->window_open = 0;
         uv_timer_stop(t);
     }
@@ -308,24 +325,28 @@ static void on_pace(uv_timer_t *t)
 
 /* ---- steps ---- */
 
+static double achieved_of(const struct fo_step *st)
+{
+    double secs = (double)(st->meas_t1 - st->meas_t0) / 1e9;
+    return secs > 0 ? (double)st->in_window / secs : 0;
+}
+
 static json_t *step_json(const struct fo_step *st, size_t members)
 {
-    double secs = (double)st->window_ms / 1000.0;
-    return json_pack("{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:o, s:o, "
-                     "s:o, s:f, s:f, s:I, s:b}",
+    return json_pack("{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:o, s:o, "
+                     "s:o, s:f, s:f, s:f, s:I, s:b}",
                      "messages_per_s", st->rate, "offered_deliveries_per_s",
-                     st->rate * (double)members, "achieved_deliveries_per_s",
-                     (double)st->in_window / secs, "sends_due", (json_int_t)st->due,
-                     "sends_issued", (json_int_t)st->issued, "sends_ok", (json_int_t)st->send_ok,
-                     "sends_failed", (json_int_t)st->send_err, "backlog_at_window_end",
-                     (json_int_t)st->backlog_end, "backlog_after_drain",
+                     st->rate * (double)members, "achieved_deliveries_per_s", achieved_of(st),
+                     "sends_due", (json_int_t)st->due, "sends_issued", (json_int_t)st->issued,
+                     "sends_ok", (json_int_t)st->send_ok, "sends_failed", (json_int_t)st->send_err,
+                     "backlog_at_window_end", (json_int_t)st->backlog_end, "backlog_after_drain",
                      (json_int_t)st->backlog_after, "timeline_gaps", (json_int_t)st->gaps,
-                     "drain_s", st->drain_s, "window_ms", (json_int_t)st->window_ms,
-                     "delivery_latency", bench_hist_json(&st->lat), "last_member_latency",
-                     bench_hist_json(&st->last), "send_latency", bench_hist_json(&st->send),
-                     "server_cpu_pct", st->srv_cpu, "generator_cpu_pct", st->gen_cpu,
-                     "server_rss_kib", (json_int_t)st->srv_rss_kib, "saturated",
-                     st->saturated);
+                     "drain_s", st->drain_s, "window_ms", (json_int_t)st->window_ms, "warmup_ms",
+                     (json_int_t)st->warmup_ms, "delivery_latency", bench_hist_json(&st->lat),
+                     "last_member_latency", bench_hist_json(&st->last), "send_latency",
+                     bench_hist_json(&st->send), "server_cpu_pct", st->srv_cpu, "generator_cpu_pct",
+                     st->gen_cpu, "other_cpu_pct", st->other_cpu, "server_rss_kib",
+                     (json_int_t)st->srv_rss_kib, "saturated", st->saturated);
 }
 
 static int run_step(struct fo_run *r, double rate, int64_t window_ms)
@@ -333,21 +354,20 @@ static int run_step(struct fo_run *r, double rate, int64_t window_ms)
     struct bench *b = r->b;
     const struct fo_config *cfg = r->cfg;
     struct fo_step *st = &r->steps[r->cur];
-    struct bench_cpu cpu;
     struct bench_proc_sample ps;
     int rc;
 
     memset(st, 0, sizeof(*st));
     st->rate = rate;
+    st->warmup_ms = cfg->warmup_ms;
     st->window_ms = window_ms;
-    bench_cpu_mark(b, &cpu);
     r->step_t0 = bench_now_ns();
     r->window_open = 1;
     uv_timer_start(&r->pacer, on_pace, 0, PACE_MS);
-    rc = bench_wait(b, &r->window_open, window_ms + 5000);
+    rc = bench_wait(b, &r->window_open, cfg->warmup_ms + window_ms + 5000);
     uv_timer_stop(&r->pacer);
     r->window_open = 0;
-    bench_cpu_since(b, &cpu, &st->srv_cpu, &st->gen_cpu);
+    r->measuring = 0;
     if (bench_sample(b, &ps) == BALAI_OK)
         st->srv_rss_kib = ps.rss_kib;
     if (rc == BALAI_ECLOSED)
@@ -366,19 +386,18 @@ static int run_step(struct fo_run *r, double rate, int64_t window_ms)
     st->drain_s = (double)(bench_now_ns() - t0) / 1e9;
     st->backlog_after = st->expected - st->delivered + unsent * members;
 
-    double secs = (double)window_ms / 1000.0;
     double offered = rate * (double)members;
-    double achieved = (double)st->in_window / secs;
+    double achieved = achieved_of(st);
     st->saturated = achieved < 0.9 * offered || st->backlog_after > 0 ||
                     unsent > st->due / 100 + 1 || st->send_err > 0;
     printf("  %-10s %7.0f msg/s  offered %9.0f  achieved %9.0f deliv/s  backlog %7llu -> "
            "%llu  p50 %6.2f  p99 %7.2f  p999 %7.2f ms  last p99 %7.2f  send p99 %6.2f  srv "
-           "%3.0f%% gen %3.0f%%%s\n",
+           "%3.0f%% gen %3.0f%% other %3.0f%%%s\n",
            cfg->name, rate, offered, achieved, (unsigned long long)st->backlog_end,
            (unsigned long long)st->backlog_after, bench_hist_pct(&st->lat, 50) / 1000.0,
            bench_hist_pct(&st->lat, 99) / 1000.0, bench_hist_pct(&st->lat, 99.9) / 1000.0,
            bench_hist_pct(&st->last, 99) / 1000.0, bench_hist_pct(&st->send, 99) / 1000.0,
-           st->srv_cpu, st->gen_cpu, st->saturated ? "  SATURATED" : "");
+           st->srv_cpu, st->gen_cpu, st->other_cpu, st->saturated ? "  SATURATED" : "");
     fflush(stdout);
     return BALAI_OK;
 }
@@ -422,8 +441,7 @@ static int fo_setup(struct fo_run *r)
     r->alive = balai_calloc(cfg->rooms, sizeof(*r->alive));
     for (size_t k = 0; k < cfg->rooms; k++) {
         char *enc = bench_urlenc(r->rooms[k]);
-        r->send_prefix[k] =
-            balai_asprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/", enc);
+        r->send_prefix[k] = balai_asprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/", enc);
         free(enc);
     }
 
@@ -484,8 +502,8 @@ static int fo_setup(struct fo_run *r)
     json_object_set_new(o, "provision_s", json_real(provision_s));
     json_object_set_new(o, "connect_and_initial_sync_s", json_real(initial_s));
     if (alive < n) {
-        fprintf(stderr, "balai-bench: %s: only %zu of %zu members are syncing\n", cfg->name,
-                alive, n);
+        fprintf(stderr, "balai-bench: %s: only %zu of %zu members are syncing\n", cfg->name, alive,
+                n);
         rc = BALAI_EIO;
         goto out;
     }
@@ -550,8 +568,8 @@ static int fo_run(struct bench *b, const struct fo_config *cfg, struct fo_run *r
     r->pacer.data = r;
     r->pacer_init = 1;
 
-    printf("%s: %s, %zu room(s) of %zu members, %zu sender connections\n", cfg->name,
-           cfg->title, cfg->rooms, cfg->members, cfg->senders);
+    printf("%s: %s, %zu room(s) of %zu members, %zu sender connections\n", cfg->name, cfg->title,
+           cfg->rooms, cfg->members, cfg->senders);
     fflush(stdout);
     if ((rc = fo_setup(r)) != BALAI_OK)
         return rc;
@@ -575,11 +593,6 @@ static int fo_run(struct bench *b, const struct fo_config *cfg, struct fo_run *r
     json_object_set_new(o, "stray_or_duplicate", json_integer((json_int_t)r->stray));
     json_object_set_new(o, "timeline_gaps", json_integer((json_int_t)r->gaps));
     return BALAI_OK;
-}
-
-static double achieved_of(const struct fo_step *st)
-{
-    return (double)st->in_window * 1000.0 / (double)st->window_ms;
 }
 
 static const struct fo_step *best_step(const struct fo_run *r)
@@ -612,9 +625,10 @@ static void report_run(struct bench *b, const struct fo_run *r, enum bench_goal 
     if (!best)
         return;
     snprintf(note, sizeof(note),
-             "at %.0f msg/s offered (%.0f deliveries/s); server CPU %.0f%%, generator %.0f%%%s",
+             "at %.0f msg/s offered (%.0f deliveries/s); server CPU %.0f%%, generator %.0f%%%s, "
+             "other %.0f%%",
              best->rate, best->rate * (double)cfg->members, best->srv_cpu, best->gen_cpu,
-             best->gen_cpu > 90 ? " (generator saturated)" : "");
+             best->gen_cpu > 90 ? " (generator saturated)" : "", best->other_cpu);
     snprintf(key, sizeof(key), "%s_max_deliveries_per_s", cfg->name);
     snprintf(label, sizeof(label), "%s fan-out at saturation: deliveries/s", cfg->title);
     bench_report_add(b, key, label, achieved_of(best), "/s", dps_goal, dps_target, note);
@@ -635,6 +649,20 @@ static void report_run(struct bench *b, const struct fo_run *r, enum bench_goal 
         bench_report_add(b, key, label, (double)bench_hist_pct(&best->lat, 99) / 1000.0, "ms",
                          p99_goal, p99_target, "no unsaturated step: figure from the first");
     }
+    if (p99_goal != BENCH_AT_MOST)
+        return;
+    /* both halves of the target at once: the highest rate whose p99 meets it */
+    const struct fo_step *ok = NULL;
+    for (size_t k = 0; k < r->nsteps; k++) {
+        const struct fo_step *st = &r->steps[k];
+        if (!st->saturated && (double)bench_hist_pct(&st->lat, 99) / 1000.0 <= p99_target)
+            ok = st;
+    }
+    snprintf(note, sizeof(note), "steps of x%.2f from %.0f msg/s; %s", cfg->factor, cfg->rate0,
+             ok ? "unsaturated, p99 within target" : "no step met the p99 target");
+    snprintf(key, sizeof(key), "%s_deliveries_per_s_within_p99", cfg->name);
+    snprintf(label, sizeof(label), "%s: deliveries/s with p99 <= %.0f ms", cfg->title, p99_target);
+    bench_report_add(b, key, label, ok ? achieved_of(ok) : 0, "/s", dps_goal, dps_target, note);
 }
 
 int bench_scen_fanout(struct bench *b)
@@ -645,9 +673,10 @@ int bench_scen_fanout(struct bench *b)
         .rooms = 1,
         .members = 100,
         .senders = 64,
-        .rate0 = 250,
-        .factor = b->o.full ? 1.5 : 2,
+        .rate0 = 500,
+        .factor = 1.4142,
         .max_steps = 12,
+        .warmup_ms = b->o.full ? 1000 : 500,
         .window_ms = b->o.full ? 5000 : 2000,
         .first_window_ms = b->o.full ? 5000 : 2000,
         .drain_ms = 3000,
@@ -661,6 +690,7 @@ int bench_scen_fanout(struct bench *b)
         .rate0 = 20,
         .factor = 2,
         .max_steps = 10,
+        .warmup_ms = b->o.full ? 1000 : 500,
         .window_ms = b->o.full ? 5000 : 2000,
         .first_window_ms = b->o.full ? 15000 : 5000,
         .drain_ms = 3000,
@@ -683,10 +713,9 @@ int bench_scen_fanout(struct bench *b)
                  "moderate load: %.0f msg/s = %.0f deliveries/s; %llu messages; p50 %.2f ms",
                  m->rate, m->rate * 1000, (unsigned long long)m->issued,
                  bench_hist_pct(&m->last, 50) / 1000.0);
-        bench_report_add(b, "fanout1000_p99_last_ms",
-                         "1,000-member room: p99 send -> last member received",
-                         (double)bench_hist_pct(&m->last, 99) / 1000.0, "ms", BENCH_AT_MOST, 20,
-                         note);
+        bench_report_add(
+            b, "fanout1000_p99_last_ms", "1,000-member room: p99 send -> last member received",
+            (double)bench_hist_pct(&m->last, 99) / 1000.0, "ms", BENCH_AT_MOST, 20, note);
         report_run(b, &r, BENCH_NO_TARGET, 0, BENCH_NO_TARGET, 0);
     }
     fo_teardown(&r);
@@ -701,9 +730,10 @@ int bench_scen_dm(struct bench *b)
         .rooms = b->o.full ? 2000 : 250,
         .members = 2,
         .senders = 64,
-        .rate0 = 1000,
+        .rate0 = 250,
         .factor = b->o.full ? 1.5 : 2,
         .max_steps = 12,
+        .warmup_ms = b->o.full ? 1000 : 500,
         .window_ms = b->o.full ? 5000 : 2000,
         .first_window_ms = b->o.full ? 5000 : 2000,
         .drain_ms = 3000,

@@ -61,8 +61,7 @@ static void on_initial_done(struct bench_conn *c, int status, const char *body, 
     }
     snprintf(target, sizeof(target), "/_matrix/client/v3/sync?since=%s&timeout=%d", since,
              PARK_TIMEOUT_MS);
-    if (bench_conn_request(c, "GET", target, s->u->token, NULL, 0, on_parked_done, s) ==
-        BALAI_OK) {
+    if (bench_conn_request(c, "GET", target, s->u->token, NULL, 0, on_parked_done, s) == BALAI_OK) {
         s->parked = 1;
         r->parked++;
     } else {
@@ -121,8 +120,8 @@ int bench_scen_idle(struct bench *b)
         slots[i].u = &users[i];
         if (!conns[i])
             continue;
-        if (bench_conn_request(conns[i], "GET", "/_matrix/client/v3/sync?timeout=0",
-                               users[i].token, NULL, 0, on_initial_done, &slots[i]) == BALAI_OK)
+        if (bench_conn_request(conns[i], "GET", "/_matrix/client/v3/sync?timeout=0", users[i].token,
+                               NULL, 0, on_initial_done, &slots[i]) == BALAI_OK)
             r.initial_pending++;
     }
     rc = bench_wait(b, &r.initial_pending, 120000);
@@ -143,8 +142,8 @@ int bench_scen_idle(struct bench *b)
     printf("  connected %zu in %.1f s, all parked after %.1f s\n", opened, open_s, connect_s);
     printf("  RSS fresh %.1f MB, before %.1f MB, with %zu parked %.1f MB: %.2f KiB per client;"
            " idle CPU %.2f%%\n",
-           rss_fresh * 1024.0 / 1e6, rss_before * 1024.0 / 1e6, parked,
-           rss_parked * 1024.0 / 1e6, per_kib, srv);
+           rss_fresh * 1024.0 / 1e6, rss_before * 1024.0 / 1e6, parked, rss_parked * 1024.0 / 1e6,
+           per_kib, srv);
     fflush(stdout);
 
     json_t *o = bench_scenario_json(b, "idle");
@@ -157,6 +156,7 @@ int bench_scen_idle(struct bench *b)
     json_object_set_new(o, "rss_parked_kib", json_integer(rss_parked));
     json_object_set_new(o, "kib_per_parked_client", json_real(per_kib));
     json_object_set_new(o, "idle_server_cpu_pct", json_real(srv));
+    json_object_set_new(o, "other_cpu_pct", json_real(b->last_other));
     json_object_set_new(o, "provision_s", json_real(provision_s));
     json_object_set_new(o, "connect_s", json_real(open_s));
     json_object_set_new(o, "connect_and_park_s", json_real(connect_s));
@@ -164,8 +164,7 @@ int bench_scen_idle(struct bench *b)
     bench_report_add(b, "idle_server_rss", "idle server RSS (fresh server, no clients)",
                      (double)rss_fresh * 1024.0 / 1e6, "MB", BENCH_AT_MOST, 20, NULL);
     snprintf(note, sizeof(note), "%zu parked, %zu answered early, %zu errors; RSS %.1f -> %.1f MB",
-             parked, r.unexpected, r.errors, rss_before * 1024.0 / 1e6,
-             rss_parked * 1024.0 / 1e6);
+             parked, r.unexpected, r.errors, rss_before * 1024.0 / 1e6, rss_parked * 1024.0 / 1e6);
     bench_report_add(b, "idle_kib_per_client", "memory per idle parked /sync client", per_kib,
                      "KiB", BENCH_AT_MOST, 4, note);
     bench_report_add(b, "idle_parked", "parked /sync clients held at once", (double)parked, "",

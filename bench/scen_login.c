@@ -28,8 +28,7 @@ struct login_run {
 
 static void login_issue(struct bench_conn *c, struct login_slot *s);
 
-static void on_login_done(struct bench_conn *c, int status, const char *body, size_t len,
-                          void *arg)
+static void on_login_done(struct bench_conn *c, int status, const char *body, size_t len, void *arg)
 {
     struct login_slot *s = arg;
     struct login_run *r = s->r;
@@ -112,6 +111,7 @@ int bench_scen_login(struct bench *b)
     json_object_set_new(o, "errors", json_integer((json_int_t)r->errors));
     json_object_set_new(o, "latency", bench_hist_json(&r->h));
     json_object_set_new(o, "server_cpu_pct", json_real(srv));
+    json_object_set_new(o, "other_cpu_pct", json_real(b->last_other));
     json_object_set_new(o, "server_peak_rss_kib", json_integer(ps.hwm_kib));
     snprintf(note, sizeof(note),
              "%llu logins in %.1f s, %zu concurrent; p50 %.0f ms; server CPU %.0f%%, peak RSS "

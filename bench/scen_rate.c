@@ -34,8 +34,7 @@ struct rate_run {
 
 static void rate_issue(struct bench_conn *c, struct rate_slot *s);
 
-static void on_rate_done(struct bench_conn *c, int status, const char *body, size_t len,
-                         void *arg)
+static void on_rate_done(struct bench_conn *c, int status, const char *body, size_t len, void *arg)
 {
     struct rate_slot *s = arg;
     struct rate_run *r = s->run;
@@ -58,8 +57,7 @@ static void on_rate_done(struct bench_conn *c, int status, const char *body, siz
 static void rate_issue(struct bench_conn *c, struct rate_slot *s)
 {
     s->t0 = bench_now_ns();
-    if (bench_conn_request(c, "GET", s->run->path, s->token, NULL, 0, on_rate_done, s) ==
-        BALAI_OK)
+    if (bench_conn_request(c, "GET", s->run->path, s->token, NULL, 0, on_rate_done, s) == BALAI_OK)
         s->run->in_flight++;
 }
 
@@ -78,8 +76,7 @@ static int rate_one(struct bench *b, const char *what, const char *path,
     r->path = path;
     size_t opened = bench_open(b, conns, nconns, 30000);
     if (opened < nconns) {
-        fprintf(stderr, "balai-bench: rate: only %zu of %zu connections opened\n", opened,
-                nconns);
+        fprintf(stderr, "balai-bench: rate: only %zu of %zu connections opened\n", opened, nconns);
         rc = BALAI_EIO;
         goto out;
     }
@@ -100,14 +97,16 @@ static int rate_one(struct bench *b, const char *what, const char *path,
     (void)bench_wait(b, &r->in_flight, 10000);
 
     double rps = (double)r->done * 1000.0 / (double)window_ms;
-    json_t *o = json_pack("{s:s, s:I, s:f, s:I, s:o, s:f, s:f}", "path", path, "connections",
-                          (json_int_t)nconns, "requests_per_s", rps, "errors",
-                          (json_int_t)r->errors, "latency", bench_hist_json(&r->h),
-                          "server_cpu_pct", srv, "generator_cpu_pct", gen);
+    json_t *o = json_pack(
+        "{s:s, s:I, s:f, s:I, s:o, s:f, s:f, s:f}", "path", path, "connections", (json_int_t)nconns,
+        "requests_per_s", rps, "errors", (json_int_t)r->errors, "latency", bench_hist_json(&r->h),
+        "server_cpu_pct", srv, "generator_cpu_pct", gen, "other_cpu_pct", b->last_other);
     json_object_set_new(bench_scenario_json(b, "rate"), what, o);
 
-    snprintf(note, sizeof(note), "server CPU %.0f%%, generator CPU %.0f%%%s, %llu errors", srv,
-             gen, gen > 90 ? " (generator saturated)" : "", (unsigned long long)r->errors);
+    snprintf(note, sizeof(note),
+             "server CPU %.0f%%, generator CPU %.0f%%%s, other %.0f%%, %llu errors", srv, gen,
+             gen > 90 ? " (generator saturated)" : "", b->last_other,
+             (unsigned long long)r->errors);
     snprintf(key, sizeof(key), "%s_rps", what);
     snprintf(label, sizeof(label), "%s, %zu keep-alive connections: requests/s",
              users ? "GET /account/whoami" : "GET /versions", nconns);
@@ -118,9 +117,9 @@ static int rate_one(struct bench *b, const char *what, const char *path,
     bench_report_add(b, key, label, (double)bench_hist_pct(&r->h, 99) / 1000.0, "ms",
                      BENCH_NO_TARGET, 0, NULL);
     printf("  %-10s %5zu conns: %9.0f req/s  p50 %.2f ms  p99 %.2f ms  (server %.0f%%, gen "
-           "%.0f%%)\n",
+           "%.0f%%, other %.0f%%)\n",
            users ? "whoami" : "versions", nconns, rps, bench_hist_pct(&r->h, 50) / 1000.0,
-           bench_hist_pct(&r->h, 99) / 1000.0, srv, gen);
+           bench_hist_pct(&r->h, 99) / 1000.0, srv, gen, b->last_other);
     fflush(stdout);
 out:
     bench_close_all(b, conns, nconns);
@@ -148,8 +147,7 @@ int bench_scen_rate(struct bench *b)
         rc = rate_one(b, what, "/_matrix/client/versions", NULL, counts[i], window);
         if (rc == BALAI_OK) {
             snprintf(what, sizeof(what), "whoami_%zu", counts[i]);
-            rc = rate_one(b, what, "/_matrix/client/v3/account/whoami", users, counts[i],
-                          window);
+            rc = rate_one(b, what, "/_matrix/client/v3/account/whoami", users, counts[i], window);
         }
     }
     bench_users_free(users, TOKEN_USERS);

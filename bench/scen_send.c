@@ -33,8 +33,7 @@ struct send_run {
 
 static void send_issue(struct bench_conn *c, struct send_slot *s);
 
-static void on_send_done(struct bench_conn *c, int status, const char *body, size_t len,
-                         void *arg)
+static void on_send_done(struct bench_conn *c, int status, const char *body, size_t len, void *arg)
 {
     struct send_slot *s = arg;
     struct send_run *r = s->r;
@@ -130,10 +129,10 @@ int bench_scen_send(struct bench *b)
     (void)bench_wait(b, &r->in_flight, 10000);
 
     double rate = (double)r->done * 1000.0 / (double)window;
-    printf("  %.0f sends/s  p50 %.2f ms  p99 %.2f ms  (server %.0f%%, gen %.0f%%, %llu "
-           "errors)\n",
-           rate, bench_hist_pct(&r->h, 50) / 1000.0, bench_hist_pct(&r->h, 99) / 1000.0, srv,
-           gen, (unsigned long long)r->errors);
+    printf("  %.0f sends/s  p50 %.2f ms  p99 %.2f ms  (server %.0f%%, gen %.0f%%, other %.0f%%, "
+           "%llu errors)\n",
+           rate, bench_hist_pct(&r->h, 50) / 1000.0, bench_hist_pct(&r->h, 99) / 1000.0, srv, gen,
+           b->last_other, (unsigned long long)r->errors);
     json_t *o = bench_scenario_json(b, "send");
     json_object_set_new(o, "clients", json_integer((json_int_t)n));
     json_object_set_new(o, "rooms", json_integer((json_int_t)nrooms));
@@ -142,11 +141,12 @@ int bench_scen_send(struct bench *b)
     json_object_set_new(o, "latency", bench_hist_json(&r->h));
     json_object_set_new(o, "server_cpu_pct", json_real(srv));
     json_object_set_new(o, "generator_cpu_pct", json_real(gen));
+    json_object_set_new(o, "other_cpu_pct", json_real(b->last_other));
     snprintf(note, sizeof(note),
              "%zu clients, %zu rooms; p50 %.2f ms, p99 %.2f ms; server CPU %.0f%%, generator "
-             "%.0f%%",
-             n, nrooms, bench_hist_pct(&r->h, 50) / 1000.0, bench_hist_pct(&r->h, 99) / 1000.0,
-             srv, gen);
+             "%.0f%%, other %.0f%%",
+             n, nrooms, bench_hist_pct(&r->h, 50) / 1000.0, bench_hist_pct(&r->h, 99) / 1000.0, srv,
+             gen, b->last_other);
     snprintf(label, sizeof(label), "durable sends (fsync, group commit), %zu clients", n);
     bench_report_add(b, "send_per_s", label, rate, "/s", BENCH_AT_LEAST, 20000, note);
 out:

@@ -23,17 +23,17 @@ enum balai_err {
     BALAI_ENOTFOUND = -3, /* no such thing */
     BALAI_EEXIST = -4,    /* already exists */
     BALAI_EFORBIDDEN = -5,
-    BALAI_ETOOBIG = -6,   /* over a size limit */
-    BALAI_EIO = -7,       /* file or socket error */
-    BALAI_ESTORE = -8,    /* database error */
-    BALAI_EBUSY = -9,     /* queue full, try later */
-    BALAI_ECRYPTO = -10,  /* decryption/authentication failed */
-    BALAI_EAUTH = -11,    /* wrong credentials */
-    BALAI_ELIMIT = -12,   /* rate limited */
-    BALAI_ECLOSED = -13,  /* peer or component went away */
-    BALAI_ECONFIG = -14,  /* configuration invalid */
+    BALAI_ETOOBIG = -6,  /* over a size limit */
+    BALAI_EIO = -7,      /* file or socket error */
+    BALAI_ESTORE = -8,   /* database error */
+    BALAI_EBUSY = -9,    /* queue full, try later */
+    BALAI_ECRYPTO = -10, /* decryption/authentication failed */
+    BALAI_EAUTH = -11,   /* wrong credentials */
+    BALAI_ELIMIT = -12,  /* rate limited */
+    BALAI_ECLOSED = -13, /* peer or component went away */
+    BALAI_ECONFIG = -14, /* configuration invalid */
     BALAI_ETIMEOUT = -15,
-    BALAI_ESTATE = -16,   /* operation not valid in the current state */
+    BALAI_ESTATE = -16, /* operation not valid in the current state */
 };
 
 /* Returns a static, human-readable text for an error code. */

@@ -190,8 +190,8 @@ int balai_config_load_env(struct balai_config *c, char **envp, char *err, size_t
             continue;
         for (size_t i = 0; i < BALAI_ARRAY_LEN(keys); i++) {
             char name[128];
-            int n = snprintf(name, sizeof(name), "BALAI_%s_%s", keys[i].doc.section,
-                             keys[i].doc.key);
+            int n =
+                snprintf(name, sizeof(name), "BALAI_%s_%s", keys[i].doc.section, keys[i].doc.key);
             for (int j = 0; j < n; j++)
                 name[j] = (char)toupper((unsigned char)name[j]);
             if ((size_t)(eq - *e) == (size_t)n && strncmp(*e, name, (size_t)n) == 0) {

@@ -49,7 +49,7 @@ struct balai_app {
     char epoch[32];         /* server epoch, in every sync token */
     uint8_t sign_sk[64];    /* Ed25519 signing key of the server */
     char sign_key_id[40];   /* "ed25519:..." */
-    char bound_url[160]; /* http://ADDR:PORT actually listened on */
+    char bound_url[160];    /* http://ADDR:PORT actually listened on */
 };
 
 /* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to

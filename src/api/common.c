@@ -24,8 +24,8 @@ void balai_api_json(struct balai_http_req *req, int status, json_t *body)
     balai_http_respond_take(req, status, "application/json", s, len);
 }
 
-void balai_api_error(struct balai_http_req *req, int status, const char *errcode,
-                     const char *fmt, ...)
+void balai_api_error(struct balai_http_req *req, int status, const char *errcode, const char *fmt,
+                     ...)
 {
     char msg[512];
     va_list ap;

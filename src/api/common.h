@@ -19,8 +19,8 @@ struct balai_session;
 /* Answers with `body` (takes the reference). */
 void balai_api_json(struct balai_http_req *req, int status, json_t *body);
 /* Answers a Matrix error. */
-void balai_api_error(struct balai_http_req *req, int status, const char *errcode,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void balai_api_error(struct balai_http_req *req, int status, const char *errcode, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 /* Answers the error that fits an internal code (BALAI_E*), with `what` in the message. */
 void balai_api_error_rc(struct balai_http_req *req, int rc, const char *what);
 /* Answers 429 M_LIMIT_EXCEEDED with retry_after_ms. */
@@ -61,13 +61,13 @@ int balai_api_client_account_routes(struct balai_app *app);
 int balai_api_client_devices_routes(struct balai_app *app);
 int balai_api_client_profile_routes(struct balai_app *app);
 int balai_api_admin_users_routes(struct balai_app *app);
-int balai_api_client_rooms_routes(struct balai_app *app);      /* createRoom */
-int balai_api_client_membership_routes(struct balai_app *app); /* join, invite, leave, ... */
-int balai_api_client_room_state_routes(struct balai_app *app); /* GET state, members */
-int balai_api_client_directory_routes(struct balai_app *app);  /* room aliases */
-int balai_api_client_send_routes(struct balai_app *app);       /* send, PUT state */
-int balai_api_client_sync_routes(struct balai_app *app);       /* sync, filters */
-int balai_api_client_messages_routes(struct balai_app *app);   /* messages, event */
+int balai_api_client_rooms_routes(struct balai_app *app);        /* createRoom */
+int balai_api_client_membership_routes(struct balai_app *app);   /* join, invite, leave, ... */
+int balai_api_client_room_state_routes(struct balai_app *app);   /* GET state, members */
+int balai_api_client_directory_routes(struct balai_app *app);    /* room aliases */
+int balai_api_client_send_routes(struct balai_app *app);         /* send, PUT state */
+int balai_api_client_sync_routes(struct balai_app *app);         /* sync, filters */
+int balai_api_client_messages_routes(struct balai_app *app);     /* messages, event */
 int balai_api_client_capabilities_routes(struct balai_app *app); /* capabilities, pushrules */
 /* The accounts revoke hook's work: ends the session's parked /sync requests. */
 void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);

@@ -345,8 +345,7 @@ static void write_done(struct balai_store_op *op)
             balai_rooms_alias_set(app->rooms, w->alias, balai_room_id(w->room),
                                   balai_room_creator(w->room));
         if (w->forget && w->forget_user)
-            balai_rooms_forget(app->rooms, w->forget_user, balai_room_id(w->room),
-                               w->forget > 0);
+            balai_rooms_forget(app->rooms, w->forget_user, balai_room_id(w->room), w->forget > 0);
         balai_room_members_each(w->room, "join", wake_member, app);
         for (size_t i = 0; i < w->nevs; i++) {
             struct balai_ev *ev = w->evs[i];
@@ -530,8 +529,8 @@ int balai_api_rooms_load(struct balai_app *app)
         c.n = 0;
         if (!room)
             continue;
-        rc = balai_store_room_events(app->store, l.ids[i], INT64_MAX, 0, 'b', BALAI_ROOM_CACHE, collect_ev,
-                                     &c);
+        rc = balai_store_room_events(app->store, l.ids[i], INT64_MAX, 0, 'b', BALAI_ROOM_CACHE,
+                                     collect_ev, &c);
         for (size_t j = c.n; j > 0; j--) {
             balai_room_load_timeline(room, c.evs[j - 1]);
             balai_ev_unref(c.evs[j - 1]);

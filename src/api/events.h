@@ -77,7 +77,8 @@ int balai_api_rooms_load(struct balai_app *app);
 /* Unseals one stored event into a new struct balai_ev (pos set). NULL on failure. */
 struct balai_ev *balai_api_event_unseal(struct balai_app *app, const struct balai_event_rec *r);
 
-/* Wakes the parked /sync of every user who sees `ev` (members, and the target of a membership change). */
+/* Wakes the parked /sync of every user who sees `ev` (members, and the target of a membership
+ * change). */
 void balai_api_notify_event(struct balai_app *app, struct balai_room *room, struct balai_ev *ev);
 
 #endif

@@ -23,8 +23,8 @@ void balai_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Loads DATA/balai.conf (or config_file), the environment, and validates.
  * Fails with a one-line message (and the hint to run `balai init`) when the
  * data directory is missing or not initialised. */
-int balai_cli_load_config(const char *data_dir, const char *config_file,
-                          struct balai_config *cfg, char *err, size_t errlen);
+int balai_cli_load_config(const char *data_dir, const char *config_file, struct balai_config *cfg,
+                          char *err, size_t errlen);
 
 /* Takes the data directory's exclusive lock (DATA/balai.lock) without
  * waiting. Returns the fd (keep it open to hold the lock) or -1 with errno
@@ -33,8 +33,8 @@ int balai_cli_lock(const char *data_dir);
 
 /* One HTTP request to the server on DATA/balai.sock. Returns BALAI_OK with the
  * status and the body (caller frees), or BALAI_ECLOSED when no server listens. */
-int balai_cli_request(const char *data_dir, const char *method, const char *path,
-                      const char *body, int *status, char **resp);
+int balai_cli_request(const char *data_dir, const char *method, const char *path, const char *body,
+                      int *status, char **resp);
 
 /* Reads all of stdin (at most max bytes), strips one trailing newline. Caller frees. */
 char *balai_cli_read_stdin(size_t max);

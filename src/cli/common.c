@@ -29,8 +29,8 @@ void balai_cli_fail(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int balai_cli_load_config(const char *data_dir, const char *config_file,
-                          struct balai_config *cfg, char *err, size_t errlen)
+int balai_cli_load_config(const char *data_dir, const char *config_file, struct balai_config *cfg,
+                          char *err, size_t errlen)
 {
     struct stat st;
     char *conf = NULL;
@@ -112,8 +112,8 @@ static int write_all(int fd, const char *p, size_t n)
     return BALAI_OK;
 }
 
-int balai_cli_request(const char *data_dir, const char *method, const char *path,
-                      const char *body, int *status, char **resp)
+int balai_cli_request(const char *data_dir, const char *method, const char *path, const char *body,
+                      int *status, char **resp)
 {
     struct balai_buf req, in;
     char chunk[4096];

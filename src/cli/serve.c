@@ -58,9 +58,8 @@ static void usage(FILE *out)
 static int load_user(const struct balai_user_rec *r, void *arg)
 {
     struct balai_accounts *a = arg;
-    struct balai_user *u =
-        balai_accounts_add_user(a, r->user_id, r->password_hash, r->admin, r->system,
-                                r->created_ts);
+    struct balai_user *u = balai_accounts_add_user(a, r->user_id, r->password_hash, r->admin,
+                                                   r->system, r->created_ts);
     if (!u)
         return BALAI_EEXIST;
     u->deactivated = r->deactivated;
@@ -238,8 +237,8 @@ int balai_cli_serve(int argc, char **argv)
         return 2;
     }
     if (balai_cli_load_config(dir, config, &s.cfg, err, sizeof(err)) != BALAI_OK ||
-        (listen && balai_config_set(&s.cfg, "server", "listen", listen, err, sizeof(err)) !=
-                       BALAI_OK) ||
+        (listen &&
+         balai_config_set(&s.cfg, "server", "listen", listen, err, sizeof(err)) != BALAI_OK) ||
         balai_config_validate(&s.cfg, err, sizeof(err)) != BALAI_OK) {
         balai_cli_fail("%s", err);
         goto out;
@@ -338,7 +337,7 @@ int balai_cli_serve(int argc, char **argv)
     int lrc = balai_http_server_listen_tcp(app->http, s.cfg.listen, bound, sizeof(bound));
     if (lrc != BALAI_OK) {
         balai_cli_fail("cannot listen on %s: %s", s.cfg.listen,
-                       lrc == BALAI_EEXIST       ? "address already in use (is Balai already running?)"
+                       lrc == BALAI_EEXIST ? "address already in use (is Balai already running?)"
                        : lrc == BALAI_EFORBIDDEN ? "permission denied"
                                                  : "address not available or malformed");
         goto out;
@@ -346,7 +345,9 @@ int balai_cli_serve(int argc, char **argv)
     snprintf(app->bound_url, sizeof(app->bound_url), "http://%s", bound);
     s.sock_path = balai_asprintf("%s/balai.sock", dir);
     if (balai_http_server_listen_unix(app->http, s.sock_path) != BALAI_OK) {
-        balai_cli_fail("cannot listen on %s: another server runs on this data directory, or the path is not usable", s.sock_path);
+        balai_cli_fail("cannot listen on %s: another server runs on this data directory, or the "
+                       "path is not usable",
+                       s.sock_path);
         goto out;
     }
     s.addr_file = balai_asprintf("%s/serve.addr", dir);

@@ -27,13 +27,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: balai user add NAME [--admin] [--displayname TEXT] --password-stdin "
-            "--data-dir DIR\n"
-            "       balai user list [--data-dir DIR]\n"
-            "       balai user deactivate NAME [--data-dir DIR]\n\n"
-            "add prints the new user's Matrix id (@NAME:SERVER). The password is read from\n"
-            "standard input so that it never appears in the process list or shell history.\n");
+    fprintf(out, "usage: balai user add NAME [--admin] [--displayname TEXT] --password-stdin "
+                 "--data-dir DIR\n"
+                 "       balai user list [--data-dir DIR]\n"
+                 "       balai user deactivate NAME [--data-dir DIR]\n\n"
+                 "add prints the new user's Matrix id (@NAME:SERVER). The password is read from\n"
+                 "standard input so that it never appears in the process list or shell history.\n");
 }
 
 /* Prints the server's error answer. */
@@ -125,8 +124,7 @@ static int cmd_add(const struct balai_config *cfg, const char *name, int admin, 
         balai_cli_fail("the password on standard input is too long");
         goto out;
     }
-    if (balai_password_check(pw, user_id, cfg->password_min_length, err, sizeof(err)) !=
-        BALAI_OK) {
+    if (balai_password_check(pw, user_id, cfg->password_min_length, err, sizeof(err)) != BALAI_OK) {
         balai_cli_fail("%s", err);
         goto out;
     }
@@ -135,8 +133,8 @@ static int cmd_add(const struct balai_config *cfg, const char *name, int admin, 
         json_object_set_new(j, "displayname", json_string(displayname));
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    int r = balai_cli_request(cfg->data_dir, "POST", "/_balai/admin/v1/users", body, &status,
-                              &resp);
+    int r =
+        balai_cli_request(cfg->data_dir, "POST", "/_balai/admin/v1/users", body, &status, &resp);
     if (r == BALAI_OK) {
         if (status != 200) {
             print_error(status, resp);
@@ -199,8 +197,8 @@ static int cmd_list(const struct balai_config *cfg)
         char path[600];
         json_t *j = NULL, *u;
         size_t i;
-        snprintf(path, sizeof(path), "/_balai/admin/v1/users?limit=1000%s%s",
-                 from ? "&from=" : "", from ? from : "");
+        snprintf(path, sizeof(path), "/_balai/admin/v1/users?limit=1000%s%s", from ? "&from=" : "",
+                 from ? from : "");
         if (online(cfg, "GET", path, NULL, &j) != 0) {
             rc = 1;
             break;
@@ -247,12 +245,10 @@ out:
 
 int balai_cli_user(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
-                                         {"admin", no_argument, NULL, 'a'},
-                                         {"password-stdin", no_argument, NULL, 'p'},
-                                         {"displayname", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, {"admin", no_argument, NULL, 'a'},
+        {"password-stdin", no_argument, NULL, 'p'}, {"displayname", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *dir = "./data", *displayname = NULL;
     int admin = 0, pw_stdin = 0, c, rc;
     struct balai_config cfg;

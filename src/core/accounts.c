@@ -185,8 +185,7 @@ struct balai_session *balai_accounts_add_session(struct balai_accounts *a, struc
     return s;
 }
 
-struct balai_session *balai_accounts_session(const struct balai_accounts *a,
-                                             const uint8_t hash[32])
+struct balai_session *balai_accounts_session(const struct balai_accounts *a, const uint8_t hash[32])
 {
     return balai_map_get(a->sessions, hash, 32);
 }

@@ -186,8 +186,8 @@ const struct balai_room_state *balai_room_state(const struct balai_room *r)
     return r->state;
 }
 
-void balai_room_state_each(const struct balai_room *r,
-                           void (*fn)(struct balai_ev *ev, void *arg), void *arg)
+void balai_room_state_each(const struct balai_room *r, void (*fn)(struct balai_ev *ev, void *arg),
+                           void *arg)
 {
     size_t it = 0, kl;
     const void *k;
@@ -319,8 +319,7 @@ static void set_membership(struct balai_room *r, const char *user, int64_t pos, 
     hist_push(&mem->h, &mem->n, &mem->cap, pos, m);
 }
 
-void balai_room_load_history(struct balai_room *r, int64_t pos, const char *user,
-                             const char *value)
+void balai_room_load_history(struct balai_room *r, int64_t pos, const char *user, const char *value)
 {
     if (user) {
         const char *m = intern_membership(value);
@@ -459,8 +458,7 @@ static const struct hist *hist_at(const struct hist *h, size_t n, int64_t pos)
     return lo ? &h[lo - 1] : NULL;
 }
 
-const char *balai_room_membership_at(const struct balai_room *r, const char *user_id,
-                                     int64_t pos)
+const char *balai_room_membership_at(const struct balai_room *r, const char *user_id, int64_t pos)
 {
     struct member *m = balai_map_get_str(r->members, user_id);
     if (!m)

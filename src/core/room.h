@@ -29,10 +29,10 @@ struct balai_ev {
     int refs;
     int64_t pos; /* stream position; 0 while pending */
     char *event_id;
-    json_t *pdu;           /* federation format, owned reference */
-    const char *type;      /* borrowed from pdu */
-    const char *sender;    /* borrowed from pdu */
-    const char *state_key; /* borrowed from pdu; NULL for a message event */
+    json_t *pdu;            /* federation format, owned reference */
+    const char *type;       /* borrowed from pdu */
+    const char *sender;     /* borrowed from pdu */
+    const char *state_key;  /* borrowed from pdu; NULL for a message event */
     const char *membership; /* m.room.member: content.membership (borrowed), else NULL */
     int64_t ts;
     int64_t depth;
@@ -76,8 +76,8 @@ struct balai_state_lookup balai_room_auth_view(struct balai_room *r);
 /* Committed current state (what readers see). */
 const struct balai_room_state *balai_room_state(const struct balai_room *r);
 /* Calls fn for every committed current state event (borrowed). */
-void balai_room_state_each(const struct balai_room *r,
-                           void (*fn)(struct balai_ev *ev, void *arg), void *arg);
+void balai_room_state_each(const struct balai_room *r, void (*fn)(struct balai_ev *ev, void *arg),
+                           void *arg);
 /* The committed state event for (type, state_key), borrowed, or NULL. */
 struct balai_ev *balai_room_state_ev(const struct balai_room *r, const char *type,
                                      const char *state_key);
@@ -112,7 +112,8 @@ void balai_room_load_history(struct balai_room *r, int64_t pos, const char *user
 int64_t balai_room_last_pos(const struct balai_room *r);
 /* Every committed event with pos >= floor is in the cache (INT64_MAX when empty and unknown). */
 int64_t balai_room_cache_floor(const struct balai_room *r);
-/* Calls fn for cached events with after < pos <= upto, ascending. Stops when fn returns non-zero. */
+/* Calls fn for cached events with after < pos <= upto, ascending. Stops when fn returns non-zero.
+ */
 int balai_room_cached_each(const struct balai_room *r, int64_t after, int64_t upto,
                            int (*fn)(struct balai_ev *ev, void *arg), void *arg);
 /* Cached events with pos <= upto, newest first, at most `max`: fills out[] (borrowed) and
@@ -126,8 +127,7 @@ struct balai_ev *balai_room_cached_event(const struct balai_room *r, const char 
  * "ban", "knock", or NULL when the user never had one. */
 const char *balai_room_membership(const struct balai_room *r, const char *user_id);
 /* The user's membership just after position `pos` (NULL if none then). */
-const char *balai_room_membership_at(const struct balai_room *r, const char *user_id,
-                                     int64_t pos);
+const char *balai_room_membership_at(const struct balai_room *r, const char *user_id, int64_t pos);
 /* The position of the user's latest membership change (0 if none). */
 int64_t balai_room_membership_pos(const struct balai_room *r, const char *user_id);
 size_t balai_room_joined_count(const struct balai_room *r);
@@ -173,7 +173,6 @@ int balai_rooms_alias_del(struct balai_rooms *rs, const char *alias);
 /* Forgotten rooms per user. */
 void balai_rooms_forget(struct balai_rooms *rs, const char *user_id, const char *room_id,
                         int forgotten);
-int balai_rooms_forgotten(const struct balai_rooms *rs, const char *user_id,
-                          const char *room_id);
+int balai_rooms_forgotten(const struct balai_rooms *rs, const char *user_id, const char *room_id);
 
 #endif

@@ -489,8 +489,8 @@ int balai_store_schema_version(struct balai_store *st, int *out)
     return st->be->schema_version(st->db, out);
 }
 
-int balai_store_rooms_each(struct balai_store *st,
-                           int (*fn)(const struct balai_room_rec *, void *), void *arg)
+int balai_store_rooms_each(struct balai_store *st, int (*fn)(const struct balai_room_rec *, void *),
+                           void *arg)
 {
     return st->be->rooms_each(st->db, fn, arg);
 }
@@ -531,8 +531,8 @@ int balai_store_event_get(struct balai_store *st, const char *event_id,
 }
 
 int balai_store_txns_each(struct balai_store *st, int64_t since_ts,
-                          int (*fn)(const char *user_id, const char *device_id,
-                                    const char *txn_id, const char *event_id, int64_t ts, void *),
+                          int (*fn)(const char *user_id, const char *device_id, const char *txn_id,
+                                    const char *event_id, int64_t ts, void *),
                           void *arg)
 {
     return st->be->txns_each(st->db, since_ts, fn, arg);

@@ -159,9 +159,9 @@ struct balai_room_rec {
  * is stored in clear. Required: event_id, room_id, type, sender, blob,
  * key_name. */
 struct balai_event_rec {
-    int64_t pos;           /* "events" stream position: set by event_insert; read back */
-    const char *event_id;  /* unique */
-    const char *room_id;   /* the room must exist */
+    int64_t pos;          /* "events" stream position: set by event_insert; read back */
+    const char *event_id; /* unique */
+    const char *room_id;  /* the room must exist */
     const char *type;
     const char *state_key; /* NULL for a non-state event */
     const char *sender;
@@ -267,8 +267,8 @@ int64_t balai_store_pos_current(struct balai_store *st, const char *stream);
 
 /* Rooms and events. Iterations follow the same rules as above; the event
  * record's strings and blob are borrowed for the callback. */
-int balai_store_rooms_each(struct balai_store *st,
-                           int (*fn)(const struct balai_room_rec *, void *), void *arg);
+int balai_store_rooms_each(struct balai_store *st, int (*fn)(const struct balai_room_rec *, void *),
+                           void *arg);
 /* The current state of every room, ordered by (room_id, type, state_key):
  * each row is the full state event, blob included. */
 int balai_store_state_each(struct balai_store *st,
@@ -292,8 +292,8 @@ int balai_store_event_get(struct balai_store *st, const char *event_id,
                           int (*fn)(const struct balai_event_rec *, void *), void *arg);
 /* Client transaction IDs recorded with ts >= since_ts, ascending ts. */
 int balai_store_txns_each(struct balai_store *st, int64_t since_ts,
-                          int (*fn)(const char *user_id, const char *device_id,
-                                    const char *txn_id, const char *event_id, int64_t ts, void *),
+                          int (*fn)(const char *user_id, const char *device_id, const char *txn_id,
+                                    const char *event_id, int64_t ts, void *),
                           void *arg);
 int balai_store_aliases_each(struct balai_store *st,
                              int (*fn)(const char *alias, const char *room_id, const char *creator,

@@ -76,8 +76,8 @@ struct balai_store_backend {
     int (*rooms_each)(void *db, int (*fn)(const struct balai_room_rec *, void *), void *arg);
     int (*state_each)(void *db, int (*fn)(const struct balai_event_rec *, void *), void *arg);
     /* dir and limit are validated by store.c. */
-    int (*room_events)(void *db, const char *room_id, int64_t from, int64_t to, char dir,
-                       int limit, int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    int (*room_events)(void *db, const char *room_id, int64_t from, int64_t to, char dir, int limit,
+                       int (*fn)(const struct balai_event_rec *, void *), void *arg);
     int (*events_after)(void *db, int64_t after, int limit,
                         int (*fn)(const struct balai_event_rec *, void *), void *arg);
     int (*policy_events_each)(void *db, int (*fn)(const struct balai_event_rec *, void *),

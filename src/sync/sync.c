@@ -50,8 +50,8 @@ struct timeline {
 };
 
 /* Collects the newest visible events with after < pos <= upto. */
-static void collect(struct balai_room *r, const char *user, int64_t after, int64_t upto,
-                    int limit, struct timeline *t)
+static void collect(struct balai_room *r, const char *user, int64_t after, int64_t upto, int limit,
+                    struct timeline *t)
 {
     struct balai_ev *buf[64];
     size_t got, i;

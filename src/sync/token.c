@@ -12,8 +12,8 @@ void balai_sync_token_format(const char *epoch, const struct balai_sync_token *t
                              size_t outlen)
 {
     snprintf(out, outlen, "s%s_%lld_%lld_%lld_%lld_%lld_%lld", epoch, (long long)t->pos[0],
-             (long long)t->pos[1], (long long)t->pos[2], (long long)t->pos[3],
-             (long long)t->pos[4], (long long)t->pos[5]);
+             (long long)t->pos[1], (long long)t->pos[2], (long long)t->pos[3], (long long)t->pos[4],
+             (long long)t->pos[5]);
 }
 
 void balai_page_token_format(const char *epoch, int64_t pos, char *out, size_t outlen)

@@ -40,8 +40,7 @@ int balai_json_parse_object(const char *body, size_t len, int empty_ok, json_t *
         *out = json_object();
         return BALAI_OK;
     }
-    v = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES,
-                   &jerr);
+    v = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
         snprintf(err, errlen, "Request body is not valid JSON: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
@@ -108,8 +107,7 @@ int balai_json_get_obj(const json_t *obj, const char *key, json_t **out, char *e
     return get_typed(obj, key, JSON_OBJECT, "an object", out, err, errlen);
 }
 
-int balai_json_get_array(const json_t *obj, const char *key, json_t **out, char *err,
-                         size_t errlen)
+int balai_json_get_array(const json_t *obj, const char *key, json_t **out, char *err, size_t errlen)
 {
     return get_typed(obj, key, JSON_ARRAY, "an array", out, err, errlen);
 }

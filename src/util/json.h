@@ -25,8 +25,7 @@ int balai_json_get_str(const json_t *obj, const char *key, const char **out, cha
                        size_t errlen);
 int balai_json_get_bool(const json_t *obj, const char *key, int *out, char *err, size_t errlen);
 int balai_json_get_int(const json_t *obj, const char *key, int64_t *out, char *err, size_t errlen);
-int balai_json_get_obj(const json_t *obj, const char *key, json_t **out, char *err,
-                       size_t errlen);
+int balai_json_get_obj(const json_t *obj, const char *key, json_t **out, char *err, size_t errlen);
 int balai_json_get_array(const json_t *obj, const char *key, json_t **out, char *err,
                          size_t errlen);
 

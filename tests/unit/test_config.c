@@ -104,8 +104,7 @@ static void bad_values(void **state)
     assert_non_null(strstr(err, "between"));
     assert_int_equal(balai_config_set(&c, "nope", "key", "1", err, sizeof(err)), BALAI_EINVAL);
     assert_non_null(strstr(err, "unknown"));
-    assert_int_equal(balai_config_set(&c, "security", "e2ee", "maybe", err, sizeof(err)),
-                     BALAI_OK);
+    assert_int_equal(balai_config_set(&c, "security", "e2ee", "maybe", err, sizeof(err)), BALAI_OK);
     assert_int_equal(balai_config_validate(&c, err, sizeof(err)), BALAI_EINVAL);
     assert_non_null(strstr(err, "e2ee"));
     balai_config_set(&c, "security", "e2ee", "deny", err, sizeof(err));
@@ -130,8 +129,10 @@ static void every_key_documented(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ini_basics),        cmocka_unit_test(ini_errors),
-        cmocka_unit_test(defaults_and_overrides), cmocka_unit_test(bad_values),
+        cmocka_unit_test(ini_basics),
+        cmocka_unit_test(ini_errors),
+        cmocka_unit_test(defaults_and_overrides),
+        cmocka_unit_test(bad_values),
         cmocka_unit_test(every_key_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

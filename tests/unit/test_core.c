@@ -165,8 +165,8 @@ static void map_basics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(user_ids),          cmocka_unit_test(password_policy),
-        cmocka_unit_test(throttling),        cmocka_unit_test(accounts_registry),
+        cmocka_unit_test(user_ids),   cmocka_unit_test(password_policy),
+        cmocka_unit_test(throttling), cmocka_unit_test(accounts_registry),
         cmocka_unit_test(map_basics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

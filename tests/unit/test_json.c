@@ -39,8 +39,8 @@ static void rejects_bad_bodies(void **state)
 {
     char err[BALAI_JSON_ERR_LEN];
     json_t *o = NULL;
-    static const char *const bad[] = {"", "{", "[1,2]", "\"str\"", "42", "{\"a\":1,\"a\":2}",
-                                      "{\"a\":1} trailing", "nul"};
+    static const char *const bad[] = {
+        "", "{", "[1,2]", "\"str\"", "42", "{\"a\":1,\"a\":2}", "{\"a\":1} trailing", "nul"};
     for (size_t i = 0; i < BALAI_ARRAY_LEN(bad); i++) {
         err[0] = '\0';
         assert_int_equal(balai_json_parse_object(bad[i], strlen(bad[i]), 0, &o, err, sizeof(err)),

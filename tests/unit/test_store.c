@@ -889,7 +889,6 @@ static void test_close_commits_pending(void **state)
     assert_int_equal(balai_store_pos_current(f->st, "events"), 3);
 }
 
-
 /* --- rooms and events (migration 2) --- */
 
 static void sql_ok(sqlite3 *db, const char *sql)
@@ -1185,7 +1184,7 @@ static void test_event_refused_in_batch_takes_no_position(void **state)
         ops[i].op.done = event_op_done;
     }
     snprintf(ops[1].te.id, sizeof(ops[1].te.id), "$e0"); /* duplicate: EEXIST */
-    ops[3].fail = BALAI_EINVAL;                         /* inserted, then refused */
+    ops[3].fail = BALAI_EINVAL;                          /* inserted, then refused */
     for (int i = 0; i < 5; i++)
         balai_store_submit(f->st, &ops[i].op);
     assert_int_equal(balai_store_writer_start(f->st, notify_cb, f), 0);
@@ -1443,9 +1442,9 @@ static int set_blob_body(struct balai_store_txn *t, const void *ctx)
     static const uint8_t redacted_pdu[] = {0xde, 0xad, 0x00, 0xbe, 0xef};
 
     (void)ctx;
-    assert_int_equal(balai_store_txn_event_set_blob(t, "$nope", redacted_pdu,
-                                                    sizeof(redacted_pdu), 1),
-                     BALAI_ENOTFOUND);
+    assert_int_equal(
+        balai_store_txn_event_set_blob(t, "$nope", redacted_pdu, sizeof(redacted_pdu), 1),
+        BALAI_ENOTFOUND);
     assert_int_equal(balai_store_txn_event_set_blob(t, "$1", NULL, 0, 1), BALAI_EINVAL);
     return balai_store_txn_event_set_blob(t, "$1", redacted_pdu, sizeof(redacted_pdu), 1);
 }
@@ -1491,8 +1490,8 @@ static int collect_txn(const char *user_id, const char *device_id, const char *t
     char *out = arg;
     size_t len = strlen(out);
 
-    snprintf(out + len, 256 - len, "%s%s/%s/%s=%s@%lld", len ? " " : "", user_id, device_id,
-             txn_id, event_id, (long long)ts);
+    snprintf(out + len, 256 - len, "%s%s/%s/%s=%s@%lld", len ? " " : "", user_id, device_id, txn_id,
+             event_id, (long long)ts);
     return 0;
 }
 

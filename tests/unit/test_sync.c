@@ -34,9 +34,9 @@ static void tokens(void **state)
     assert_string_equal(buf, "tab12_7");
     assert_int_equal(balai_page_token_parse(buf, "ab12", &pos), BALAI_OK);
     assert_int_equal(pos, 7);
-    static const char *const bad[] = {"",          "x",        "sab12",         "sab12_",
-                                      "sab12_1_2", "tab12_-1", "tab12_1x",      "tab12_1_2",
-                                      "s_1",       "tab12__1", "sab12_1_2_3_4_5_6_7"};
+    static const char *const bad[] = {
+        "",         "x",         "sab12", "sab12_",   "sab12_1_2",          "tab12_-1",
+        "tab12_1x", "tab12_1_2", "s_1",   "tab12__1", "sab12_1_2_3_4_5_6_7"};
     for (size_t i = 0; i < BALAI_ARRAY_LEN(bad); i++)
         assert_int_not_equal(balai_sync_token_parse(bad[i], "ab12", &u), BALAI_OK);
 }
@@ -135,7 +135,8 @@ static void visibility_and_sync(void **state)
     balai_sign_keypair(pk, sk);
     next_pos = 0;
 
-    mk(r, "@a:x", "m.room.create", "", json_pack("{s:s, s:s}", "creator", "@a:x", "room_version", "10"));
+    mk(r, "@a:x", "m.room.create", "",
+       json_pack("{s:s, s:s}", "creator", "@a:x", "room_version", "10"));
     mk(r, "@a:x", "m.room.member", "@a:x", member("join"));
     balai_rooms_note_member(rs, r, "@a:x");
     struct balai_ev *early = mk(r, "@a:x", "m.room.message", NULL,
@@ -167,8 +168,8 @@ static void visibility_and_sync(void **state)
     assert_true(balai_room_visible(r, "@b:x", hidden));
 
     /* initial sync for c: the room is there; the hidden message is not */
-    struct balai_sync_params p = {.user_id = "@c:x", .device_id = "D", .epoch = "e",
-                                  .initial = 1, .timeline_limit = 50};
+    struct balai_sync_params p = {
+        .user_id = "@c:x", .device_id = "D", .epoch = "e", .initial = 1, .timeline_limit = 50};
     struct balai_buf b;
     int has = 0;
     balai_buf_init(&b, 0);
@@ -194,7 +195,8 @@ static void visibility_and_sync(void **state)
     json_decref(resp);
 
     /* a new message arrives: incremental sync has exactly it */
-    mk(r, "@a:x", "m.room.message", NULL, json_pack("{s:s, s:s}", "msgtype", "m.text", "body", "new"));
+    mk(r, "@a:x", "m.room.message", NULL,
+       json_pack("{s:s, s:s}", "msgtype", "m.text", "body", "new"));
     balai_buf_reset(&b);
     balai_sync_build(rs, &q, next_pos, &b, &has);
     assert_true(has);
@@ -216,10 +218,12 @@ static void cache_floor(void **state)
     struct balai_rooms *rs = balai_rooms_new(4);
     struct balai_room *r = balai_rooms_add(rs, "!f:x", balai_room_version_get("10"), "@a:x", 0);
     next_pos = 100;
-    mk(r, "@a:x", "m.room.create", "", json_pack("{s:s, s:s}", "creator", "@a:x", "room_version", "10"));
+    mk(r, "@a:x", "m.room.create", "",
+       json_pack("{s:s, s:s}", "creator", "@a:x", "room_version", "10"));
     mk(r, "@a:x", "m.room.member", "@a:x", member("join"));
     for (int i = 0; i < 10; i++)
-        mk(r, "@a:x", "m.room.message", NULL, json_pack("{s:s, s:s}", "msgtype", "m.text", "body", "m"));
+        mk(r, "@a:x", "m.room.message", NULL,
+           json_pack("{s:s, s:s}", "msgtype", "m.text", "body", "m"));
     assert_int_equal(balai_room_first_pos(r), 101);
     assert_int_equal(balai_room_cache_floor(r), next_pos - 3);
     struct balai_ev *out[10];

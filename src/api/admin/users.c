@@ -28,17 +28,16 @@ static json_t *user_json(const struct balai_user *u, int with_devices)
     json_t *o = json_pack("{s:s, s:b, s:b, s:b, s:I}", "user_id", u->user_id, "admin", u->admin,
                           "deactivated", u->deactivated, "system", u->system, "created_ts",
                           (json_int_t)u->created_ts);
-    json_object_set_new(o, "displayname", u->displayname ? json_string(u->displayname)
-                                                         : json_null());
+    json_object_set_new(o, "displayname",
+                        u->displayname ? json_string(u->displayname) : json_null());
     if (with_devices) {
         json_t *arr = json_array();
         for (struct balai_device *d = u->devices; d; d = d->next) {
-            json_t *dj = json_pack("{s:s, s:I, s:I}", "device_id", d->device_id, "created_ts",
-                                   (json_int_t)d->created_ts, "last_seen_ts",
-                                   (json_int_t)d->last_seen_ts);
-            json_object_set_new(dj, "display_name", d->display_name
-                                                        ? json_string(d->display_name)
-                                                        : json_null());
+            json_t *dj =
+                json_pack("{s:s, s:I, s:I}", "device_id", d->device_id, "created_ts",
+                          (json_int_t)d->created_ts, "last_seen_ts", (json_int_t)d->last_seen_ts);
+            json_object_set_new(dj, "display_name",
+                                d->display_name ? json_string(d->display_name) : json_null());
             json_array_append_new(arr, dj);
         }
         json_object_set_new(o, "devices", arr);
@@ -65,8 +64,8 @@ static void list_users(struct balai_http_req *req)
         }
     }
     struct balai_user **page = balai_malloc((size_t)(limit + 1) * sizeof(*page));
-    size_t n = balai_accounts_list(app->accounts, from && *from ? from : NULL,
-                                   (size_t)limit + 1, page);
+    size_t n =
+        balai_accounts_list(app->accounts, from && *from ? from : NULL, (size_t)limit + 1, page);
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++)
         json_array_append_new(arr, user_json(page[i], 0));
@@ -121,8 +120,8 @@ static void create_free(struct create *c)
 static int create_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
     struct create *c = (struct create *)op;
-    struct balai_user_rec u = {c->user_id,     c->has_hash ? c->hash : NULL, c->admin, 0, 0,
-                               c->displayname, NULL,                        c->now};
+    struct balai_user_rec u = {
+        c->user_id, c->has_hash ? c->hash : NULL, c->admin, 0, 0, c->displayname, NULL, c->now};
     return balai_store_txn_user_insert(t, &u);
 }
 
@@ -234,7 +233,8 @@ static void deact_done(struct balai_store_op *op)
         balai_api_error(d->req, 500, "M_UNKNOWN", "Could not store the deactivation; try again");
     } else {
         LOG_INFO("deactivated user %s", d->user_id);
-        balai_api_json(d->req, 200, json_pack("{s:s, s:b}", "user_id", d->user_id, "deactivated", 1));
+        balai_api_json(d->req, 200,
+                       json_pack("{s:s, s:b}", "user_id", d->user_id, "deactivated", 1));
     }
     free(d->user_id);
     free(d);

@@ -13,8 +13,8 @@
 static json_t *device_json(const struct balai_device *d)
 {
     json_t *o = json_pack("{s:s}", "device_id", d->device_id);
-    json_object_set_new(o, "display_name", d->display_name ? json_string(d->display_name)
-                                                           : json_null());
+    json_object_set_new(o, "display_name",
+                        d->display_name ? json_string(d->display_name) : json_null());
     if (d->last_seen_ip[0])
         json_object_set_new(o, "last_seen_ip", json_string(d->last_seen_ip));
     if (d->last_seen_ts)
@@ -116,7 +116,8 @@ static void put_device(struct balai_http_req *req)
         goto out;
     }
     if (strlen(name) > 512) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "'display_name' is longer than 512 characters");
+        balai_api_error(req, 400, "M_INVALID_PARAM",
+                        "'display_name' is longer than 512 characters");
         goto out;
     }
     struct devop *d = balai_calloc(1, sizeof(*d));
@@ -241,10 +242,10 @@ int balai_api_client_devices_routes(struct balai_app *app)
 {
     int rc = 0;
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/devices", get_devices, 0);
-    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/devices/{deviceId}",
-                          get_device, 0);
-    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/devices/{deviceId}",
-                          put_device, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/devices/{deviceId}", get_device,
+                          0);
+    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/devices/{deviceId}", put_device,
+                          0);
     rc |= balai_api_route(app, BALAI_HTTP_DELETE, "/_matrix/client/v3/devices/{deviceId}",
                           delete_device, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/delete_devices",

@@ -95,8 +95,7 @@ static void login_done(struct balai_store_op *op)
     LOG_INFO("login %s device %s from %s", l->user_id, l->device_id, l->req->peer_ip);
     balai_api_json(l->req, 200,
                    json_pack("{s:s, s:s, s:s, s:s}", "user_id", l->user_id, "access_token",
-                             l->token, "device_id", l->device_id, "home_server",
-                             app->server_name));
+                             l->token, "device_id", l->device_id, "home_server", app->server_name));
 out:
     login_free(l);
 }
@@ -317,8 +316,8 @@ int balai_api_client_login_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/login", get_login, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/login", post_login, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/logout", post_logout, 0);
-    rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/logout/all",
-                          post_logout_all, 0);
+    rc |=
+        balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/logout/all", post_logout_all, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/register", post_register, 0);
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/register/available",
                           get_register_available, 0);

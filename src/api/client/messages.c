@@ -84,8 +84,9 @@ static void page_answer(struct page *p)
         balai_sync_write_event(&b, p->out[i], p->user_id, p->device_id);
     }
     balai_page_token_format(p->app->epoch, p->cursor, tok, sizeof(tok));
-    balai_buf_printf(&b, "],\"start\":\"%s\"", balai_http_req_query(p->req, "from") ?
-                                                   balai_http_req_query(p->req, "from") : tok);
+    balai_buf_printf(&b, "],\"start\":\"%s\"",
+                     balai_http_req_query(p->req, "from") ? balai_http_req_query(p->req, "from")
+                                                          : tok);
     if (!p->exhausted)
         balai_buf_printf(&b, ",\"end\":\"%s\"", tok);
     balai_buf_append_str(&b, ",\"state\":[]}");
@@ -95,7 +96,8 @@ static void page_answer(struct page *p)
     page_free(p);
 }
 
-/* Takes `ev` into the page if visible and in range; returns 0 to go on, 1 when full or past `to`. */
+/* Takes `ev` into the page if visible and in range; returns 0 to go on, 1 when full or past `to`.
+ */
 static int take(struct page *p, struct balai_ev *ev)
 {
     if (p->dir == 'b' ? (p->to >= 0 && ev->pos <= p->to) : (p->to >= 0 && ev->pos > p->to)) {
@@ -345,7 +347,7 @@ int balai_api_client_messages_routes(struct balai_app *app)
     int rc = 0;
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/rooms/{roomId}/messages",
                           get_messages, 0);
-    rc |= balai_api_route(app, BALAI_HTTP_GET,
-                          "/_matrix/client/v3/rooms/{roomId}/event/{eventId}", get_event, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/rooms/{roomId}/event/{eventId}",
+                          get_event, 0);
     return rc ? BALAI_EINVAL : BALAI_OK;
 }

@@ -157,8 +157,8 @@ static void put_avatar_url(struct balai_http_req *req)
 int balai_api_client_profile_routes(struct balai_app *app)
 {
     int rc = 0;
-    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}", get_profile,
-                          0);
+    rc |=
+        balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}", get_profile, 0);
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/profile/{userId}/displayname",
                           get_displayname, 0);
     rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/profile/{userId}/displayname",

@@ -108,8 +108,7 @@ static void put_state(struct balai_http_req *req)
     struct balai_session *s;
     if (balai_api_auth(req, &s) < 0)
         return;
-    write_one(req, s, req->params[0], req->params[1], req->nparams > 2 ? req->params[2] : "",
-              NULL);
+    write_one(req, s, req->params[0], req->params[1], req->nparams > 2 ? req->params[2] : "", NULL);
 }
 
 int balai_api_client_send_routes(struct balai_app *app)
@@ -118,14 +117,15 @@ int balai_api_client_send_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_PUT,
                           "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}", put_send,
                           SEND_MAX_BODY);
-    rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/rooms/{roomId}/state/{eventType}",
-                          put_state, SEND_MAX_BODY);
+    rc |=
+        balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/rooms/{roomId}/state/{eventType}",
+                        put_state, SEND_MAX_BODY);
     rc |= balai_api_route(app, BALAI_HTTP_PUT,
                           "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}",
                           put_state, SEND_MAX_BODY);
     /* an empty state key written as a trailing slash (matrix-js-sdk does) */
-    rc |= balai_api_route(app, BALAI_HTTP_PUT,
-                          "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/", put_state,
-                          SEND_MAX_BODY);
+    rc |=
+        balai_api_route(app, BALAI_HTTP_PUT, "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/",
+                        put_state, SEND_MAX_BODY);
     return rc ? BALAI_EINVAL : BALAI_OK;
 }

@@ -82,8 +82,8 @@ static json_t *filter_parse(const char *s)
 
 static int timeline_limit_of(const json_t *filter)
 {
-    json_t *l = json_object_get(json_object_get(json_object_get(filter, "room"), "timeline"),
-                                "limit");
+    json_t *l =
+        json_object_get(json_object_get(json_object_get(filter, "room"), "timeline"), "limit");
     if (!json_is_integer(l))
         return DEFAULT_TIMELINE_LIMIT;
     json_int_t v = json_integer_value(l);
@@ -112,8 +112,8 @@ static void post_filter(struct balai_http_req *req)
                         MAX_FILTER_BYTES);
         goto out;
     }
-    json_t *l = json_object_get(json_object_get(json_object_get(body, "room"), "timeline"),
-                                "limit");
+    json_t *l =
+        json_object_get(json_object_get(json_object_get(body, "room"), "timeline"), "limit");
     if (l && !json_is_integer(l)) {
         balai_api_error(req, 400, "M_BAD_JSON", "'room.timeline.limit' must be an integer");
         goto out;
@@ -166,8 +166,11 @@ static void wait_unlink_session(struct sync_wait *sw)
     sw->session = NULL;
 }
 
-static void wait_finish(struct sync_wait *sw)
+/* Takes the waiter out of every list and clears its hooks on the request,
+ * which the caller answers next (answering frees the request). */
+static struct balai_http_req *wait_detach(struct sync_wait *sw)
 {
+    struct balai_http_req *req = sw->req;
     balai_notifier_unpark(sw->app->notifier, &sw->w);
     wait_unlink_session(sw);
     if (sw->timer) {
@@ -175,16 +178,21 @@ static void wait_finish(struct sync_wait *sw)
         balai_timer_free(sw->timer);
         sw->timer = NULL;
     }
-    sw->req->on_abort = NULL;
-    sw->req->udata = NULL;
+    req->on_abort = NULL;
+    req->udata = NULL;
+    return req;
+}
+
+static void wait_free(struct sync_wait *sw)
+{
     free(sw->user_id);
     free(sw->device_id);
     free(sw);
 }
 
-/* Builds and, when there is something (or force), answers. Returns 1 if answered. */
-static int try_answer(struct balai_app *app, struct balai_http_req *req,
-                      const struct balai_sync_params *p, int force)
+/* Builds the response; returns it (caller frees) when there is something
+ * to say or `force`, else NULL. */
+static char *build(struct balai_app *app, const struct balai_sync_params *p, int force, size_t *len)
 {
     struct balai_buf b;
     int has = 0;
@@ -192,26 +200,31 @@ static int try_answer(struct balai_app *app, struct balai_http_req *req,
     balai_sync_build(app->rooms, p, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
         balai_buf_release(&b);
-        return 0;
+        return NULL;
     }
-    size_t len;
-    char *s = balai_buf_detach(&b, &len);
-    balai_http_respond_take(req, 200, "application/json", s, len);
-    return 1;
+    return balai_buf_detach(&b, len);
 }
 
 static void on_wake(struct balai_waiter *w)
 {
     struct sync_wait *sw = (struct sync_wait *)w;
-    if (try_answer(sw->app, sw->req, &sw->p, 0))
-        wait_finish(sw);
+    size_t len;
+    char *body = build(sw->app, &sw->p, 0, &len);
+    if (!body)
+        return;
+    struct balai_http_req *req = wait_detach(sw);
+    wait_free(sw);
+    balai_http_respond_take(req, 200, "application/json", body, len);
 }
 
 static void on_timeout(void *arg)
 {
     struct sync_wait *sw = arg;
-    try_answer(sw->app, sw->req, &sw->p, 1);
-    wait_finish(sw);
+    size_t len;
+    char *body = build(sw->app, &sw->p, 1, &len);
+    struct balai_http_req *req = wait_detach(sw);
+    wait_free(sw);
+    balai_http_respond_take(req, 200, "application/json", body, len);
 }
 
 static void on_abort(struct balai_http_req *req)
@@ -219,8 +232,9 @@ static void on_abort(struct balai_http_req *req)
     struct sync_wait *sw = req->udata;
     if (!sw)
         return;
+    wait_detach(sw);
+    wait_free(sw);
     balai_http_respond_error(req, 503, "M_UNKNOWN", "The request was cancelled");
-    wait_finish(sw);
 }
 
 /* The accounts revoke hook: a revoked token ends its parked /sync at once. */
@@ -229,12 +243,11 @@ void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app)
     (void)app;
     while (s->waiters) {
         struct sync_wait *sw = s->waiters;
-        s->waiters = sw->next_in_session;
-        sw->session = NULL;
+        struct balai_http_req *req = wait_detach(sw);
+        wait_free(sw);
         json_t *o = json_pack("{s:s, s:s, s:b}", "errcode", "M_UNKNOWN_TOKEN", "error",
                               "The access token was revoked", "soft_logout", 0);
-        balai_api_json(sw->req, 401, o);
-        wait_finish(sw);
+        balai_api_json(req, 401, o);
     }
 }
 
@@ -307,8 +320,12 @@ static void get_sync(struct balai_http_req *req)
             return;
         }
     }
-    if (try_answer(app, req, &p, p.initial || tmo == 0 || p.full_state))
+    size_t len;
+    char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);
+    if (body) {
+        balai_http_respond_take(req, 200, "application/json", body, len);
         return;
+    }
     struct sync_wait *sw = balai_calloc(1, sizeof(*sw));
     sw->app = app;
     sw->req = req;
@@ -334,7 +351,7 @@ int balai_api_client_sync_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/sync", get_sync, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/user/{userId}/filter",
                           post_filter, MAX_FILTER_BYTES + 1024);
-    rc |= balai_api_route(app, BALAI_HTTP_GET,
-                          "/_matrix/client/v3/user/{userId}/filter/{filterId}", get_filter, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/user/{userId}/filter/{filterId}",
+                          get_filter, 0);
     return rc ? BALAI_EINVAL : BALAI_OK;
 }

@@ -176,8 +176,7 @@ int balai_uia_check(struct balai_http_req *req, json_t *body, const char *user_i
     j->user_id = balai_strdup(user_id);
     j->done = done;
     j->arg = arg;
-    if (balai_api_pw_verify(app, u ? u->password_hash : NULL, password, verified, j) !=
-        BALAI_OK) {
+    if (balai_api_pw_verify(app, u ? u->password_hash : NULL, password, verified, j) != BALAI_OK) {
         free(j->user_id);
         free(j);
         balai_api_limit(req, 1000);

@@ -9,9 +9,9 @@ static void get_versions(struct balai_http_req *req)
 {
     /* Spec versions whose endpoint shapes Balai follows; features it lacks
      * are absent from unstable_features and answer M_UNRECOGNIZED. */
-    json_t *o = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s], s:{}}", "versions", "v1.1", "v1.2",
-                          "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11",
-                          "v1.12", "unstable_features");
+    json_t *o = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s], s:{}}", "versions", "v1.1", "v1.2", "v1.3",
+                          "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
+                          "unstable_features");
     balai_api_json(req, 200, o);
 }
 

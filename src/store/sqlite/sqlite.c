@@ -144,10 +144,9 @@ static const struct stmt_def wdefs[W__COUNT] = {
                         " origin_server_ts, depth, membership, aux, txn_user, key_name, redacted,"
                         " blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
                         " ?14)"},
-    [W_STATE_SET] = {"state_set",
-                     "INSERT INTO current_state (room_id, type, state_key, event_pos)"
-                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, type, state_key)"
-                     " DO UPDATE SET event_pos = excluded.event_pos"},
+    [W_STATE_SET] = {"state_set", "INSERT INTO current_state (room_id, type, state_key, event_pos)"
+                                  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, type, state_key)"
+                                  " DO UPDATE SET event_pos = excluded.event_pos"},
     [W_TXN_INSERT] = {"txn_insert", "INSERT INTO txns (user_id, device_id, txn_id, event_id, ts)"
                                     " VALUES (?1, ?2, ?3, ?4, ?5)"},
     [W_ALIAS_INSERT] = {"alias_insert", "INSERT INTO room_aliases (alias, room_id, creator)"
@@ -240,7 +239,7 @@ struct sqlite_db {
     sqlite3 *w;
     sqlite3_stmt *ws[W__COUNT];
     struct pos_cache ev, ev_at_op; /* write thread; ev_at_op: as at SAVEPOINT op */
-    pthread_mutex_t rlock; /* guards r and rs */
+    pthread_mutex_t rlock;         /* guards r and rs */
     sqlite3 *r;
     sqlite3_stmt *rs[R__COUNT];
 };
@@ -908,12 +907,12 @@ static int sqlite_event_insert(void *p, struct balai_event_rec *e)
     rc = events_pos_peek(db, &pos);
     if (rc != BALAI_OK)
         return rc;
-    b = sqlite3_bind_int64(s, 1, pos) | bind_text(s, 2, e->event_id) |
-        bind_text(s, 3, e->room_id) | bind_text(s, 4, e->type) | bind_text(s, 5, e->state_key) |
-        bind_text(s, 6, e->sender) | sqlite3_bind_int64(s, 7, e->origin_server_ts) |
-        sqlite3_bind_int64(s, 8, e->depth) | bind_text(s, 9, e->membership) |
-        bind_text(s, 10, e->aux) | bind_text(s, 11, e->txn_user) | bind_text(s, 12, e->key_name) |
-        sqlite3_bind_int(s, 13, e->redacted != 0) | bind_blob(s, 14, e->blob, e->blob_len);
+    b = sqlite3_bind_int64(s, 1, pos) | bind_text(s, 2, e->event_id) | bind_text(s, 3, e->room_id) |
+        bind_text(s, 4, e->type) | bind_text(s, 5, e->state_key) | bind_text(s, 6, e->sender) |
+        sqlite3_bind_int64(s, 7, e->origin_server_ts) | sqlite3_bind_int64(s, 8, e->depth) |
+        bind_text(s, 9, e->membership) | bind_text(s, 10, e->aux) | bind_text(s, 11, e->txn_user) |
+        bind_text(s, 12, e->key_name) | sqlite3_bind_int(s, 13, e->redacted != 0) |
+        bind_blob(s, 14, e->blob, e->blob_len);
     if (b != SQLITE_OK) {
         LOG_ERROR("event_insert: cannot bind: %s", sqlite3_errmsg(db->w));
         rc = BALAI_ESTORE;
@@ -961,8 +960,7 @@ static int sqlite_txn_insert(void *p, const char *user_id, const char *device_id
     return wrun(db, W_TXN_INSERT, b, NULL);
 }
 
-static int sqlite_alias_insert(void *p, const char *alias, const char *room_id,
-                               const char *creator)
+static int sqlite_alias_insert(void *p, const char *alias, const char *room_id, const char *creator)
 {
     struct sqlite_db *db = p;
     sqlite3_stmt *s = db->ws[W_ALIAS_INSERT];
