@@ -36,6 +36,7 @@ static const struct scenario scenarios[] = {
 };
 
 static struct bench *the_bench;
+static volatile sig_atomic_t timed_out;
 
 static void on_signal(int sig)
 {
@@ -49,13 +50,22 @@ static void on_signal(int sig)
     _exit(128 + sig);
 }
 
+/* The whole-run bound: first unwind as on ^C (the server is stopped and its
+ * directory removed), and if that takes longer than 30 s, kill it all. */
 static void on_alarm(int sig)
 {
-    static const char msg[] = "\nbalai-bench: the run exceeded --max-seconds; killing it\n";
-    (void)sig;
-    (void)!write(2, msg, sizeof(msg) - 1);
+    static const char msg[] = "\nbalai-bench: the run exceeded --max-seconds; stopping\n";
+    static const char msg2[] = "balai-bench: still not stopped; killing the server\n";
+    timed_out = 1;
+    if (the_bench && !the_bench->stop) {
+        the_bench->stop = 1;
+        (void)!write(2, msg, sizeof(msg) - 1);
+        alarm(30);
+        return;
+    }
+    (void)!write(2, msg2, sizeof(msg2) - 1);
     bench_server_kill_now();
-    _exit(3);
+    _exit(128 + sig);
 }
 
 static void usage(FILE *out)
@@ -66,7 +76,9 @@ static void usage(FILE *out)
                  "Runs the quick set of every scenario (or the full-size runs with --full)\n"
                  "against servers it starts itself on 127.0.0.1, and prints each figure\n"
                  "beside its DESIGN.md target. Defaults: --bin build/balai, --max-seconds\n"
-                 "900 (3600 with --full), --server-log-level warn.\n\nscenarios:\n");
+                 "900 (3600 with --full), --server-log-level warn.\n\n"
+                 "Exit status: 0 every scenario ran, 1 one failed, 2 usage, 3 --max-seconds\n"
+                 "passed, 130 interrupted.\n\nscenarios:\n");
     for (size_t i = 0; i < BALAI_ARRAY_LEN(scenarios); i++)
         fprintf(out, "  %-8s %s\n", scenarios[i].name, scenarios[i].help);
 }
@@ -271,5 +283,5 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&b.tick, NULL);
     uv_run(b.loop, UV_RUN_NOWAIT);
     uv_loop_close(b.loop);
-    return b.stop ? 130 : failed ? 1 : 0;
+    return timed_out ? 3 : b.stop ? 130 : failed ? 1 : 0;
 }

@@ -518,6 +518,12 @@ int balai_store_events_after(struct balai_store *st, int64_t after, int limit,
     return st->be->events_after(st->db, after, limit, fn, arg);
 }
 
+int balai_store_room_members_at(struct balai_store *st, const char *room_id, int64_t at,
+                                int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    return st->be->room_members_at(st->db, room_id, at, fn, arg);
+}
+
 int balai_store_policy_events_each(struct balai_store *st,
                                    int (*fn)(const struct balai_event_rec *, void *), void *arg)
 {

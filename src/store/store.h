@@ -285,6 +285,10 @@ int balai_store_events_after(struct balai_store *st, int64_t after, int limit,
                              int (*fn)(const struct balai_event_rec *, void *), void *arg);
 /* Every event whose membership or aux is non-NULL, ascending pos, metadata
  * only (blob NULL, blob_len 0): membership and visibility history at start. */
+/* The member event of each user of a room as it was at position `at`: for
+ * every state_key, the latest m.room.member event with pos <= at (full rows). */
+int balai_store_room_members_at(struct balai_store *st, const char *room_id, int64_t at,
+                                int (*fn)(const struct balai_event_rec *, void *), void *arg);
 int balai_store_policy_events_each(struct balai_store *st,
                                    int (*fn)(const struct balai_event_rec *, void *), void *arg);
 /* Calls fn once with the event and returns its result, or BALAI_ENOTFOUND. */

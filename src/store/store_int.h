@@ -80,6 +80,8 @@ struct balai_store_backend {
                        int (*fn)(const struct balai_event_rec *, void *), void *arg);
     int (*events_after)(void *db, int64_t after, int limit,
                         int (*fn)(const struct balai_event_rec *, void *), void *arg);
+    int (*room_members_at)(void *db, const char *room_id, int64_t at,
+                           int (*fn)(const struct balai_event_rec *, void *), void *arg);
     int (*policy_events_each)(void *db, int (*fn)(const struct balai_event_rec *, void *),
                               void *arg);
     int (*event_get)(void *db, const char *event_id,

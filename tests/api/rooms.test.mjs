@@ -753,6 +753,27 @@ describe('room state reads', () => {
         // the room shows up in alice's sync
         assert.ok(s.json.rooms?.join?.[roomId], 'the room is in rooms.join of /sync');
     });
+
+    it('/members?at= gives each member as they were then, also after a change', T, async () => {
+        const s = assertOk(await srv.request('GET', `${C}/sync?timeout=0`, { token: tk.alice }));
+        const then_ = s.next_batch;
+        const cur = assertOk(await srv.request('GET', roomPath(roomId, '/members'), { token: tk.alice })).chunk;
+        const someone = cur.find((e) => e.state_key !== uid('alice') && e.content.membership === 'invite');
+        assert.ok(someone, 'an invited member to change');
+        assertOk(await post(srv, tk.alice, roomId, 'kick', { user_id: someone.state_key }));
+        const old = assertOk(
+            await srv.request('GET', roomPath(roomId, `/members?at=${enc(then_)}`), { token: tk.alice }),
+        ).chunk;
+        const e = old.find((x) => x.state_key === someone.state_key);
+        assert.ok(e, 'the member as they were');
+        assert.equal(e.content.membership, 'invite');
+        const inv = assertOk(
+            await srv.request('GET', roomPath(roomId, `/members?at=${enc(then_)}&membership=invite`), { token: tk.alice }),
+        ).chunk;
+        assert.ok(inv.every((x) => x.content.membership === 'invite'));
+        const now = assertOk(await srv.request('GET', roomPath(roomId, '/members'), { token: tk.alice })).chunk;
+        assert.equal(now.find((x) => x.state_key === someone.state_key).content.membership, 'leave');
+    });
 });
 
 // ----------------------------------------------------------------------------

@@ -9,17 +9,20 @@
  * unknown room answers the same 403 as a room one is not in, so that room
  * ids cannot be probed.
  *
- * Limitation of /members?at=: the answer holds the member events of the
- * current state sent at or before `at`; a member whose membership changed
- * after `at` is left out (their earlier event is no longer current state). */
+ * /members?at= answers from current state when nothing changed since `at`,
+ * else reads each member's event as it was at `at` from the store on the
+ * worker pool. */
 #include "balai.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/common.h"
+#include "api/events.h"
 #include "core/accounts.h"
 #include "core/room.h"
+#include "net/pool.h"
+#include "store/store.h"
 #include "sync/token.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -176,6 +179,82 @@ static void add_member(struct balai_ev *ev, void *arg)
     arr_add(&c->a, ev);
 }
 
+/* ---- /members?at= from the store ---- */
+
+struct at_job {
+    struct balai_app *app;
+    struct balai_http_req *req;
+    char *room_id;
+    struct members_ctx c;
+    char *membership, *not_membership;
+    struct balai_ev **evs;
+    size_t n, cap;
+    int rc;
+};
+
+static int at_collect(const struct balai_event_rec *r, void *arg)
+{
+    struct at_job *j = arg;
+    struct balai_ev *ev = balai_api_event_unseal(j->app, r);
+    if (!ev)
+        return 0;
+    if (j->n == j->cap) {
+        j->cap = j->cap ? j->cap * 2 : 32;
+        j->evs = balai_realloc(j->evs, j->cap * sizeof(*j->evs));
+    }
+    j->evs[j->n++] = ev;
+    return 0;
+}
+
+static void at_work(void *arg)
+{
+    struct at_job *j = arg;
+    j->rc = balai_store_room_members_at(j->app->store, j->room_id, j->c.at, at_collect, j);
+}
+
+static void at_done(void *arg)
+{
+    struct at_job *j = arg;
+    if (j->rc != BALAI_OK) {
+        balai_api_error(j->req, 500, "M_UNKNOWN", "Could not read the room's members");
+    } else {
+        j->c.at = INT64_MAX;
+        j->c.membership = j->membership;
+        j->c.not_membership = j->not_membership;
+        balai_buf_init(&j->c.a.buf, 0);
+        for (size_t i = 0; i < j->n; i++)
+            add_member(j->evs[i], &j->c);
+        arr_answer(j->req, &j->c.a, "{\"chunk\":", "}");
+    }
+    for (size_t i = 0; i < j->n; i++)
+        balai_ev_unref(j->evs[i]);
+    free(j->evs);
+    free(j->room_id);
+    free(j->membership);
+    free(j->not_membership);
+    free(j);
+}
+
+static void members_at(struct balai_http_req *req, struct balai_room *room,
+                       const struct members_ctx *c)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct at_job *j = balai_calloc(1, sizeof(*j));
+    j->app = app;
+    j->req = req;
+    j->room_id = balai_strdup(balai_room_id(room));
+    j->c.at = c->at;
+    j->membership = balai_strdup(c->membership);
+    j->not_membership = balai_strdup(c->not_membership);
+    if (balai_pool_submit(app->work_pool, at_work, at_done, j) != BALAI_OK) {
+        balai_api_limit(req, 500);
+        free(j->room_id);
+        free(j->membership);
+        free(j->not_membership);
+        free(j);
+    }
+}
+
 static void get_members(struct balai_http_req *req)
 {
     struct balai_app *app = balai_api_app(req);
@@ -207,6 +286,10 @@ static void get_members(struct balai_http_req *req)
             balai_api_error(req, 400, "M_INVALID_PARAM", "Malformed 'at' token");
             return;
         }
+    }
+    if (c.at < balai_room_last_pos(room)) {
+        members_at(req, room, &c);
+        return;
     }
     balai_buf_init(&c.a.buf, 0);
     balai_room_state_each(room, add_member, &c);

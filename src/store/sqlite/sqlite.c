@@ -173,6 +173,7 @@ enum rstmt {
     R_ROOM_EVENTS_B,
     R_EVENTS_AFTER,
     R_POLICY_EVENTS,
+    R_MEMBERS_AT,
     R_EVENT_GET,
     R_TXNS,
     R_ALIASES,
@@ -217,6 +218,14 @@ static const struct stmt_def rdefs[R__COUNT] = {
     [R_POLICY_EVENTS] = {"policy_events_each",
                          "SELECT " EVENT_META_COLS ", NULL FROM events e INDEXED BY events_policy"
                          " WHERE e.membership IS NOT NULL OR e.aux IS NOT NULL ORDER BY e.pos"},
+    [R_MEMBERS_AT] = {"room_members_at",
+                      "SELECT " EVENT_COLS " FROM events e"
+                      " WHERE e.room_id = ?1 AND e.type = 'm.room.member' AND e.pos <= ?2"
+                      " AND e.pos = (SELECT max(x.pos) FROM events x INDEXED BY events_policy"
+                      " WHERE (x.membership IS NOT NULL OR x.aux IS NOT NULL)"
+                      " AND x.room_id = e.room_id AND x.type = 'm.room.member'"
+                      " AND x.state_key = e.state_key AND x.pos <= ?2)"
+                      " ORDER BY e.state_key"},
     [R_EVENT_GET] = {"event_get", "SELECT " EVENT_COLS " FROM events e WHERE e.event_id = ?1"},
     [R_TXNS] = {"txns_each", "SELECT user_id, device_id, txn_id, event_id, ts FROM txns"
                              " WHERE ts >= ?1 ORDER BY ts"},
@@ -1336,6 +1345,21 @@ static int sqlite_policy_events_each(void *p, int (*fn)(const struct balai_event
     return rc;
 }
 
+static int sqlite_room_members_at(void *p, const char *room_id, int64_t at,
+                                  int (*fn)(const struct balai_event_rec *, void *), void *arg)
+{
+    struct sqlite_db *db = p;
+    struct events_ctx c = {fn, arg, false};
+    sqlite3_stmt *s = db->rs[R_MEMBERS_AT];
+    int rc;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = events_query(db, R_MEMBERS_AT, bind_text(s, 1, room_id) | sqlite3_bind_int64(s, 2, at),
+                      &c);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}
+
 static int sqlite_event_get(void *p, const char *event_id,
                             int (*fn)(const struct balai_event_rec *, void *), void *arg)
 {
@@ -1497,6 +1521,7 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .room_events = sqlite_room_events,
     .events_after = sqlite_events_after,
     .policy_events_each = sqlite_policy_events_each,
+    .room_members_at = sqlite_room_members_at,
     .event_get = sqlite_event_get,
     .txns_each = sqlite_txns_each,
     .aliases_each = sqlite_aliases_each,
