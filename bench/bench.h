@@ -159,7 +159,8 @@ void bench_report_add(struct bench *b, const char *key, const char *label, doubl
 json_t *bench_scenario_json(struct bench *b, const char *name);
 /* Prints the table to stdout. */
 void bench_report_print(const struct bench *b);
-/* Adds the table to the JSON and writes it to o.json_path. */
+/* Adds the table to the JSON and writes it to o.json_path, and the table as
+ * Markdown beside it (latest.json -> latest.md), for docs/performance.md. */
 int bench_report_write(struct bench *b);
 void bench_report_free(struct bench *b);
 /* JSON for a latency histogram: {count, p50_ms, p99_ms, p999_ms, max_ms, mean_ms}. */

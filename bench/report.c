@@ -164,6 +164,62 @@ static int mkdir_parents(const char *path)
     return BALAI_OK;
 }
 
+static void md_rows(FILE *f, const struct bench *b, int targets)
+{
+    char val[64], tgt[80];
+    for (size_t i = 0; i < b->nrows; i++) {
+        const struct bench_row *r = &b->rows[i];
+        if ((r->goal != BENCH_NO_TARGET) != targets)
+            continue;
+        format_value(r->value, r->unit, val, sizeof(val));
+        if (targets) {
+            char t[48];
+            double q = ratio_of(r);
+            format_value(r->target, r->unit, t, sizeof(t));
+            snprintf(tgt, sizeof(tgt), "%s %s", r->goal == BENCH_AT_LEAST ? "≥" : "≤", t);
+            if (isinf(q))
+                fprintf(f, "| %s | %s | %s | inf, meets | %s |\n", r->label, val, tgt,
+                        r->note ? r->note : "");
+            else
+                fprintf(f, "| %s | %s | %s | %.2f%s | %s |\n", r->label, val, tgt, q,
+                        q >= 1.0 ? ", meets" : ", **misses**", r->note ? r->note : "");
+        } else {
+            fprintf(f, "| %s | %s | %s |\n", r->label, val, r->note ? r->note : "");
+        }
+    }
+}
+
+/* path.json -> path.md */
+static int write_markdown(const struct bench *b, const char *json_path)
+{
+    size_t n = strlen(json_path);
+    char *path = n > 5 && strcmp(json_path + n - 5, ".json") == 0
+                     ? balai_asprintf("%.*s.md", (int)(n - 5), json_path)
+                     : balai_asprintf("%s.md", json_path);
+    FILE *f = fopen(path, "w");
+    free(path);
+    if (!f)
+        return BALAI_EIO;
+    const char *started = json_string_value(json_object_get(b->json, "started"));
+    const char *mode = json_string_value(json_object_get(b->json, "mode"));
+    const char *commit = json_string_value(json_object_get(b->json, "commit"));
+    fprintf(f, "Run: %s, %s set, commit %s, server pinned to CPU %s, generator to CPU %s.\n\n",
+            started ? started : "?", mode ? mode : "?", commit ? commit : "unknown",
+            b->o.no_pin ? "(none)" : "0", b->o.no_pin ? "(none)" : "1");
+    fprintf(f, "| figure | measured | DESIGN.md target | ratio | conditions |\n"
+               "| --- | ---: | ---: | ---: | --- |\n");
+    md_rows(f, b, 1);
+    fprintf(f, "\nOther figures (no DESIGN.md target):\n\n| figure | measured | conditions |\n"
+               "| --- | ---: | --- |\n");
+    md_rows(f, b, 0);
+    if (b->other_max > 10)
+        fprintf(f,
+                "\nOther processes used up to %.0f%% of a core during a measurement window "
+                "of this run.\n",
+                b->other_max);
+    return fclose(f) == 0 ? BALAI_OK : BALAI_EIO;
+}
+
 int bench_report_write(struct bench *b)
 {
     json_t *table = json_array();
@@ -189,6 +245,10 @@ int bench_report_write(struct bench *b)
     if (mkdir_parents(b->o.json_path) != BALAI_OK ||
         json_dump_file(b->json, b->o.json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
         fprintf(stderr, "balai-bench: cannot write %s\n", b->o.json_path);
+        return BALAI_EIO;
+    }
+    if (write_markdown(b, b->o.json_path) != BALAI_OK) {
+        fprintf(stderr, "balai-bench: cannot write the Markdown table beside %s\n", b->o.json_path);
         return BALAI_EIO;
     }
     return BALAI_OK;

@@ -64,13 +64,15 @@ function bodies(client, roomId) {
 }
 
 describe('matrix-js-sdk: two clients talk through /sync', () => {
-    const srv = useServer({
-        env: { BALAI_LOGIN_IP_ATTEMPTS: 100000, BALAI_LOGIN_ACCOUNT_FAILURES: 100000 },
-        users: [{ name: 'alice' }, { name: 'bob' }],
-    });
+    // Registered before the server's hooks so that the clients stop before
+    // the server does (a client that sees its server go away keeps retrying).
     const clients = [];
     after(() => {
         for (const c of clients) c.stopClient();
+    });
+    const srv = useServer({
+        env: { BALAI_LOGIN_IP_ATTEMPTS: 100000, BALAI_LOGIN_ACCOUNT_FAILURES: 100000 },
+        users: [{ name: 'alice' }, { name: 'bob' }],
     });
 
     it('create, invite, join, talk both ways, leave', T, async () => {
@@ -101,5 +103,6 @@ describe('matrix-js-sdk: two clients talk through /sync', () => {
         await sleep(1500);
         assert.ok(!bodies(bob, roomId).includes('after bob left'), 'bob no longer receives');
         assert.ok(!seenByBob.includes('after bob left'));
+        for (const c of clients) c.stopClient();
     });
 });
