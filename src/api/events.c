@@ -307,6 +307,76 @@ void balai_api_notify_event(struct balai_app *app, struct balai_room *room, stru
         balai_notifier_wake_user(app->notifier, ev->state_key);
 }
 
+struct balai_api_wakes {
+    struct balai_room **rooms;
+    size_t nrooms, caprooms;
+    char **users;
+    size_t nusers, capusers;
+};
+
+void balai_api_wakes_init(struct balai_app *app)
+{
+    app->wakes = balai_calloc(1, sizeof(*app->wakes));
+}
+
+void balai_api_wakes_release(struct balai_app *app)
+{
+    struct balai_api_wakes *wk = app->wakes;
+    if (!wk)
+        return;
+    for (size_t i = 0; i < wk->nusers; i++)
+        free(wk->users[i]);
+    free(wk->users);
+    free(wk->rooms);
+    free(wk);
+    app->wakes = NULL;
+}
+
+static void wakes_add_room(struct balai_api_wakes *wk, struct balai_room *r)
+{
+    for (size_t i = 0; i < wk->nrooms; i++) {
+        if (wk->rooms[i] == r)
+            return;
+    }
+    if (wk->nrooms == wk->caprooms) {
+        wk->caprooms = wk->caprooms ? wk->caprooms * 2 : 16;
+        wk->rooms = balai_realloc(wk->rooms, wk->caprooms * sizeof(*wk->rooms));
+    }
+    wk->rooms[wk->nrooms++] = r;
+}
+
+static void wakes_add_user(struct balai_api_wakes *wk, const char *user_id)
+{
+    if (wk->nusers == wk->capusers) {
+        wk->capusers = wk->capusers ? wk->capusers * 2 : 16;
+        wk->users = balai_realloc(wk->users, wk->capusers * sizeof(*wk->users));
+    }
+    wk->users[wk->nusers++] = balai_strdup(user_id);
+}
+
+void balai_api_wakes_flush(struct balai_app *app)
+{
+    struct balai_api_wakes *wk = app->wakes;
+    /* Waking may answer requests, which never submits writes synchronously;
+     * still, take the lists first so the flush is re-entrant. */
+    struct balai_room **rooms = wk->rooms;
+    size_t nrooms = wk->nrooms;
+    char **users = wk->users;
+    size_t nusers = wk->nusers;
+    wk->rooms = NULL;
+    wk->nrooms = wk->caprooms = 0;
+    wk->users = NULL;
+    wk->nusers = wk->capusers = 0;
+    for (size_t i = 0; i < nrooms; i++)
+        balai_room_members_each(rooms[i], "join", wake_member, app);
+    for (size_t i = 0; i < nusers; i++) {
+        balai_notifier_wake_user(app->notifier, users[i]);
+        free(users[i]);
+    }
+    free(rooms);
+    free(users);
+}
+
 static char *txn_key(const char *user, const char *device, const char *txn)
 {
     return balai_asprintf("%s\n%s\n%s", user, device, txn);
@@ -346,11 +416,11 @@ static void write_done(struct balai_store_op *op)
                                   balai_room_creator(w->room));
         if (w->forget && w->forget_user)
             balai_rooms_forget(app->rooms, w->forget_user, balai_room_id(w->room), w->forget > 0);
-        balai_room_members_each(w->room, "join", wake_member, app);
+        wakes_add_room(app->wakes, w->room);
         for (size_t i = 0; i < w->nevs; i++) {
             struct balai_ev *ev = w->evs[i];
             if (ev->membership && strcmp(ev->membership, "join") != 0)
-                balai_notifier_wake_user(app->notifier, ev->state_key);
+                wakes_add_user(app->wakes, ev->state_key);
         }
     }
     free(tk);

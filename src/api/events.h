@@ -81,4 +81,12 @@ struct balai_ev *balai_api_event_unseal(struct balai_app *app, const struct bala
  * change). */
 void balai_api_notify_event(struct balai_app *app, struct balai_room *room, struct balai_ev *ev);
 
+/* Committed writes do not wake readers one by one: the rooms and users they
+ * touch are gathered while the writer's completions drain, and every parked
+ * /sync concerned wakes once afterwards, with everything that committed. */
+void balai_api_wakes_init(struct balai_app *app);
+void balai_api_wakes_release(struct balai_app *app);
+/* Call after balai_store_drain_completions. */
+void balai_api_wakes_flush(struct balai_app *app);
+
 #endif

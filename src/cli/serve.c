@@ -127,6 +127,7 @@ static int load_messaging(struct balai_app *app)
     app->rooms = balai_rooms_new(BALAI_ROOM_CACHE);
     app->notifier = balai_notifier_new();
     app->txns = balai_map_new();
+    balai_api_wakes_init(app);
     rc = balai_api_rooms_load(app);
     if (rc != BALAI_OK)
         balai_cli_fail("cannot load rooms from the database");
@@ -149,6 +150,7 @@ static void on_completions(void *arg)
 {
     struct server *s = arg;
     balai_store_drain_completions(s->app.store);
+    balai_api_wakes_flush(&s->app);
 }
 
 static void on_writer_notify(void *arg)
@@ -364,6 +366,7 @@ int balai_cli_serve(int argc, char **argv)
     LOG_INFO("committing pending writes");
     balai_store_writer_stop(app->store);
     balai_store_drain_completions(app->store);
+    balai_api_wakes_flush(app);
     rc = 0;
     LOG_INFO("stopped");
 out:
@@ -386,6 +389,7 @@ out:
     balai_loop_free(app->loop);
     balai_store_close(app->store);
     balai_accounts_free(app->accounts);
+    balai_api_wakes_release(app);
     balai_notifier_free(app->notifier);
     balai_rooms_free(app->rooms);
     free_txns(app->txns);

@@ -17,7 +17,13 @@
  * next_pos("events"), snapshotted at each op's SAVEPOINT and restored by
  * ROLLBACK TO (a refused op consumes no position), and written back just
  * before COMMIT. Outside a write transaction the cache is empty, so the
- * stored counter is the truth (BEGIN IMMEDIATE excludes other writers). */
+ * stored counter is the truth (BEGIN IMMEDIATE excludes other writers).
+ *
+ * FILES. This file holds the connections, the statement tables, the
+ * transaction control, the stream positions and the backend table; the
+ * functions of the account tables are in sqlite_accounts.c, those of the room
+ * tables in sqlite_rooms.c, the migrations in schema.c, and what they share
+ * in sqlite_int.h. */
 #define LOG_MODULE "sqlite"
 #include "balai.h"
 
@@ -39,52 +45,8 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
-struct stmt_def {
-    const char *name; /* for logs */
-    const char *sql;
-};
-
-/* Statements of the write connection. */
-enum wstmt {
-    W_BEGIN,
-    W_COMMIT,
-    W_ROLLBACK,
-    W_SAVEPOINT,
-    W_RELEASE,
-    W_ROLLBACK_TO,
-    W_FN_SAVEPOINT,
-    W_FN_RELEASE,
-    W_FN_ROLLBACK_TO,
-    W_USER_INSERT,
-    W_USER_SET_PASSWORD,
-    W_USER_SET_DISPLAYNAME,
-    W_USER_SET_AVATAR_URL,
-    W_USER_SET_ADMIN,
-    W_USER_DEACTIVATE,
-    W_USER_TOKENS_DELETE,
-    W_USER_DEVICES_DELETE,
-    W_DEVICE_UPSERT,
-    W_DEVICE_DELETE,
-    W_TOKEN_INSERT,
-    W_TOKEN_DELETE,
-    W_META_SET,
-    W_META_DELETE,
-    W_NEXT_POS,
-    W_POS_GET,
-    W_POS_SET,
-    W_ROOM_INSERT,
-    W_EVENT_INSERT,
-    W_STATE_SET,
-    W_TXN_INSERT,
-    W_ALIAS_INSERT,
-    W_ALIAS_DELETE,
-    W_FORGET,
-    W_UNFORGET,
-    W_EVENT_SET_BLOB,
-    W__COUNT
-};
-
-static const struct stmt_def wdefs[W__COUNT] = {
+/* The write statements (enum wstmt). */
+const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
     [W_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
     [W_COMMIT] = {"commit", "COMMIT"},
     [W_ROLLBACK] = {"rollback", "ROLLBACK"},
@@ -159,36 +121,16 @@ static const struct stmt_def wdefs[W__COUNT] = {
                           "UPDATE events SET blob = ?2, redacted = ?3 WHERE event_id = ?1"},
 };
 
-/* Statements of the read connection. */
-enum rstmt {
-    R_USERS,
-    R_DEVICES,
-    R_TOKENS,
-    R_META_GET,
-    R_POS_CURRENT,
-    R_SCHEMA_VERSION,
-    R_ROOMS,
-    R_STATE,
-    R_ROOM_EVENTS_F,
-    R_ROOM_EVENTS_B,
-    R_EVENTS_AFTER,
-    R_POLICY_EVENTS,
-    R_MEMBERS_AT,
-    R_EVENT_GET,
-    R_TXNS,
-    R_ALIASES,
-    R_FORGOTTEN,
-    R__COUNT
-};
-
-/* The columns of an event row, in the order event_row() reads them; the
+/* The columns of an event row, in the order event_row() (sqlite_rooms.c)
+ * reads them; the
  * blob comes last so that a metadata-only query can select NULL instead. */
 #define EVENT_META_COLS                                                                            \
     "e.pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.origin_server_ts, e.depth,"    \
     " e.membership, e.aux, e.txn_user, e.key_name, e.redacted"
 #define EVENT_COLS EVENT_META_COLS ", e.blob"
 
-static const struct stmt_def rdefs[R__COUNT] = {
+/* The read statements (enum rstmt). */
+const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
     [R_USERS] = {"users_each",
                  "SELECT user_id, password_hash, admin, deactivated, system, displayname,"
                  " avatar_url, created_ts FROM users ORDER BY user_id"},
@@ -235,28 +177,10 @@ static const struct stmt_def rdefs[R__COUNT] = {
                      "SELECT user_id, room_id FROM forgotten ORDER BY user_id, room_id"},
 };
 
-#define EVENTS_STREAM "events"
-
-/* The cached "events" counter of the open write transaction. */
-struct pos_cache {
-    bool loaded;  /* cur holds the counter as of this transaction */
-    bool dirty;   /* cur is ahead of the stored counter */
-    int64_t last; /* the last position allocated (0 = none ever) */
-};
-
-struct sqlite_db {
-    sqlite3 *w;
-    sqlite3_stmt *ws[W__COUNT];
-    struct pos_cache ev, ev_at_op; /* write thread; ev_at_op: as at SAVEPOINT op */
-    pthread_mutex_t rlock;         /* guards r and rs */
-    sqlite3 *r;
-    sqlite3_stmt *rs[R__COUNT];
-};
-
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
  * expected outcomes (a taken user ID) and logged at debug level only; the
  * messages name columns, never values. */
-static int map_err(sqlite3 *conn, int src, const char *what)
+int balai__sqlite_map_err(sqlite3 *conn, int src, const char *what)
 {
     switch (src) {
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -277,33 +201,22 @@ static int map_err(sqlite3 *conn, int src, const char *what)
     }
 }
 
-static int bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
-}
-
-static void stmt_done(sqlite3_stmt *s)
-{
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-}
-
 /* Steps a write statement (already bound; `bind` is the OR of the bind
  * results) to completion. If `changes` is set, stores the number of rows the
  * statement itself changed (cascades excluded). */
-static int wrun(struct sqlite_db *db, enum wstmt id, int bind, int *changes)
+int balai__sqlite_wrun(struct sqlite_db *db, enum wstmt id, int bind, int *changes)
 {
     sqlite3_stmt *s = db->ws[id];
     int src, rc = BALAI_OK;
 
     if (bind != SQLITE_OK) {
-        LOG_ERROR("%s: cannot bind: %s", wdefs[id].name, sqlite3_errmsg(db->w));
+        LOG_ERROR("%s: cannot bind: %s", balai__sqlite_wdefs[id].name, sqlite3_errmsg(db->w));
         rc = BALAI_ESTORE;
         goto out;
     }
     src = sqlite3_step(s);
     if (src != SQLITE_DONE) {
-        rc = map_err(db->w, src, wdefs[id].name);
+        rc = balai__sqlite_map_err(db->w, src, balai__sqlite_wdefs[id].name);
         goto out;
     }
     if (changes)
@@ -313,11 +226,11 @@ out:
     return rc;
 }
 
-/* Like wrun, then BALAI_ENOTFOUND if no row was changed. */
-static int wrun_one(struct sqlite_db *db, enum wstmt id, int bind)
+/* Like balai__sqlite_wrun, then BALAI_ENOTFOUND if no row was changed. */
+int balai__sqlite_wrun_one(struct sqlite_db *db, enum wstmt id, int bind)
 {
     int n = 0;
-    int rc = wrun(db, id, bind, &n);
+    int rc = balai__sqlite_wrun(db, id, bind, &n);
 
     if (rc == BALAI_OK && n == 0)
         rc = BALAI_ENOTFOUND;
@@ -333,7 +246,7 @@ static int wrun_returning(struct sqlite_db *db, enum wstmt id, int bind, int64_t
     int src, rc = BALAI_OK;
 
     if (bind != SQLITE_OK) {
-        LOG_ERROR("%s: cannot bind: %s", wdefs[id].name, sqlite3_errmsg(db->w));
+        LOG_ERROR("%s: cannot bind: %s", balai__sqlite_wdefs[id].name, sqlite3_errmsg(db->w));
         rc = BALAI_ESTORE;
         goto out;
     }
@@ -343,15 +256,35 @@ static int wrun_returning(struct sqlite_db *db, enum wstmt id, int bind, int64_t
         src = sqlite3_step(s); /* the change is made; finish the statement */
     }
     if (src != SQLITE_DONE) {
-        rc = map_err(db->w, src, wdefs[id].name);
+        rc = balai__sqlite_map_err(db->w, src, balai__sqlite_wdefs[id].name);
         goto out;
     }
     if (v <= 0) {
-        LOG_ERROR("%s: no value returned", wdefs[id].name);
+        LOG_ERROR("%s: no value returned", balai__sqlite_wdefs[id].name);
         rc = BALAI_ESTORE;
         goto out;
     }
     *out = v;
+out:
+    stmt_done(s);
+    return rc;
+}
+
+/* Steps read statement `id` (already bound, under rlock) and calls row() for
+ * each row until it returns non-zero. */
+int balai__sqlite_riterate(struct sqlite_db *db, enum rstmt id, int (*row)(sqlite3_stmt *, void *),
+                           void *ctx)
+{
+    sqlite3_stmt *s = db->rs[id];
+    int src, rc = 0;
+
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = row(s, ctx);
+        if (rc != 0)
+            goto out;
+    }
+    if (src != SQLITE_DONE)
+        rc = balai__sqlite_map_err(db->r, src, balai__sqlite_rdefs[id].name);
 out:
     stmt_done(s);
     return rc;
@@ -619,14 +552,14 @@ static int sqlite_open(const char *path, void **out)
     rc = migrate(db->w);
     if (rc != BALAI_OK)
         goto out;
-    rc = prepare_all(db->w, wdefs, db->ws, W__COUNT);
+    rc = prepare_all(db->w, balai__sqlite_wdefs, db->ws, W__COUNT);
     if (rc != BALAI_OK)
         goto out;
 
     rc = open_conn(path, SQLITE_OPEN_READONLY, &db->r);
     if (rc != BALAI_OK)
         goto out;
-    rc = prepare_all(db->r, rdefs, db->rs, R__COUNT);
+    rc = prepare_all(db->r, balai__sqlite_rdefs, db->rs, R__COUNT);
     if (rc != BALAI_OK)
         goto out;
     *out = db;
@@ -643,7 +576,7 @@ static int sqlite_begin(void *p)
     struct sqlite_db *db = p;
 
     db->ev = (struct pos_cache){0};
-    return wrun(db, W_BEGIN, SQLITE_OK, NULL);
+    return balai__sqlite_wrun(db, W_BEGIN, SQLITE_OK, NULL);
 }
 
 static int sqlite_savepoint(void *p)
@@ -656,18 +589,18 @@ static int sqlite_savepoint(void *p)
         return BALAI_ESTORE;
     }
     db->ev_at_op = db->ev;
-    return wrun(db, W_SAVEPOINT, SQLITE_OK, NULL);
+    return balai__sqlite_wrun(db, W_SAVEPOINT, SQLITE_OK, NULL);
 }
 
 static int sqlite_release(void *p)
 {
-    return wrun(p, W_RELEASE, SQLITE_OK, NULL);
+    return balai__sqlite_wrun(p, W_RELEASE, SQLITE_OK, NULL);
 }
 
 static int sqlite_rollback_to(void *p)
 {
     struct sqlite_db *db = p;
-    int rc = wrun(db, W_ROLLBACK_TO, SQLITE_OK, NULL);
+    int rc = balai__sqlite_wrun(db, W_ROLLBACK_TO, SQLITE_OK, NULL);
 
     if (rc == BALAI_OK)
         db->ev = db->ev_at_op;
@@ -681,12 +614,13 @@ static int sqlite_commit(void *p)
     int rc;
 
     if (db->ev.dirty) {
-        rc = wrun(db, W_POS_SET,
-                  bind_text(s, 1, EVENTS_STREAM) | sqlite3_bind_int64(s, 2, db->ev.last), NULL);
+        rc = balai__sqlite_wrun(
+            db, W_POS_SET, bind_text(s, 1, EVENTS_STREAM) | sqlite3_bind_int64(s, 2, db->ev.last),
+            NULL);
         if (rc != BALAI_OK)
             return rc; /* the caller rolls back */
     }
-    rc = wrun(db, W_COMMIT, SQLITE_OK, NULL);
+    rc = balai__sqlite_wrun(db, W_COMMIT, SQLITE_OK, NULL);
     if (rc == BALAI_OK)
         db->ev = (struct pos_cache){0};
     return rc;
@@ -699,139 +633,14 @@ static int sqlite_rollback(void *p)
     db->ev = (struct pos_cache){0};
     if (sqlite3_get_autocommit(db->w))
         return BALAI_OK; /* SQLite already rolled the transaction back */
-    return wrun(db, W_ROLLBACK, SQLITE_OK, NULL);
+    return balai__sqlite_wrun(db, W_ROLLBACK, SQLITE_OK, NULL);
 }
 
-/* Writes. */
-
-static int sqlite_user_insert(void *p, const struct balai_user_rec *u)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_USER_INSERT];
-    int b;
-
-    b = bind_text(s, 1, u->user_id) | bind_text(s, 2, u->password_hash) |
-        sqlite3_bind_int(s, 3, u->admin != 0) | sqlite3_bind_int(s, 4, u->deactivated != 0) |
-        sqlite3_bind_int(s, 5, u->system != 0) | bind_text(s, 6, u->displayname) |
-        bind_text(s, 7, u->avatar_url) | sqlite3_bind_int64(s, 8, u->created_ts);
-    return wrun(db, W_USER_INSERT, b, NULL);
-}
-
-static int update_user_text(struct sqlite_db *db, enum wstmt id, const char *user_id, const char *v)
-{
-    sqlite3_stmt *s = db->ws[id];
-    int b = bind_text(s, 1, user_id) | bind_text(s, 2, v);
-
-    return wrun_one(db, id, b);
-}
-
-static int sqlite_user_set_password(void *p, const char *user_id, const char *hash)
-{
-    return update_user_text(p, W_USER_SET_PASSWORD, user_id, hash);
-}
-
-static int sqlite_user_set_displayname(void *p, const char *user_id, const char *v)
-{
-    return update_user_text(p, W_USER_SET_DISPLAYNAME, user_id, v);
-}
-
-static int sqlite_user_set_avatar_url(void *p, const char *user_id, const char *v)
-{
-    return update_user_text(p, W_USER_SET_AVATAR_URL, user_id, v);
-}
-
-static int sqlite_user_set_admin(void *p, const char *user_id, int admin)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_USER_SET_ADMIN];
-    int b = bind_text(s, 1, user_id) | sqlite3_bind_int(s, 2, admin != 0);
-
-    return wrun_one(db, W_USER_SET_ADMIN, b);
-}
-
-static int sqlite_user_deactivate(void *p, const char *user_id)
-{
-    struct sqlite_db *db = p;
-    int rc;
-
-    /* Three statements: a nested savepoint keeps the call all-or-nothing. */
-    rc = wrun(db, W_FN_SAVEPOINT, SQLITE_OK, NULL);
-    if (rc != BALAI_OK)
-        return rc;
-    rc = wrun_one(db, W_USER_DEACTIVATE, bind_text(db->ws[W_USER_DEACTIVATE], 1, user_id));
-    if (rc != BALAI_OK)
-        goto out;
-    rc = wrun(db, W_USER_TOKENS_DELETE, bind_text(db->ws[W_USER_TOKENS_DELETE], 1, user_id), NULL);
-    if (rc != BALAI_OK)
-        goto out;
-    rc =
-        wrun(db, W_USER_DEVICES_DELETE, bind_text(db->ws[W_USER_DEVICES_DELETE], 1, user_id), NULL);
-out:
-    if (rc != BALAI_OK && wrun(db, W_FN_ROLLBACK_TO, SQLITE_OK, NULL) != BALAI_OK)
-        rc = BALAI_ESTORE;
-    if (wrun(db, W_FN_RELEASE, SQLITE_OK, NULL) != BALAI_OK)
-        rc = BALAI_ESTORE;
-    return rc;
-}
-
-static int sqlite_device_upsert(void *p, const struct balai_device_rec *d)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_DEVICE_UPSERT];
-    int b;
-
-    b = bind_text(s, 1, d->user_id) | bind_text(s, 2, d->device_id) |
-        bind_text(s, 3, d->display_name) | sqlite3_bind_int64(s, 4, d->created_ts) |
-        sqlite3_bind_int64(s, 5, d->last_seen_ts) | bind_text(s, 6, d->last_seen_ip);
-    return wrun(db, W_DEVICE_UPSERT, b, NULL);
-}
-
-static int sqlite_device_delete(void *p, const char *user_id, const char *device_id)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_DEVICE_DELETE];
-    int b = bind_text(s, 1, user_id) | bind_text(s, 2, device_id);
-
-    /* Its tokens go with it: ON DELETE CASCADE. */
-    return wrun_one(db, W_DEVICE_DELETE, b);
-}
-
-static int sqlite_token_insert(void *p, const struct balai_token_rec *r)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_TOKEN_INSERT];
-    int b;
-
-    b = sqlite3_bind_blob(s, 1, r->hash, (int)sizeof(r->hash), SQLITE_STATIC) |
-        bind_text(s, 2, r->user_id) | bind_text(s, 3, r->device_id) |
-        sqlite3_bind_int64(s, 4, r->created_ts);
-    return wrun(db, W_TOKEN_INSERT, b, NULL);
-}
-
-static int sqlite_token_delete(void *p, const uint8_t hash[32])
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_TOKEN_DELETE];
-    int b = sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-
-    return wrun_one(db, W_TOKEN_DELETE, b);
-}
-
-static int sqlite_meta_set(void *p, const char *key, const char *value)
-{
-    struct sqlite_db *db = p;
-    enum wstmt id = value ? W_META_SET : W_META_DELETE;
-    sqlite3_stmt *s = db->ws[id];
-    int b = bind_text(s, 1, key);
-
-    if (value)
-        b |= bind_text(s, 2, value);
-    return wrun(db, id, b, NULL);
-}
+/* Stream positions. */
 
 /* Loads the cached "events" counter if this transaction has not yet, and
  * stores the next position in *out without allocating it. */
-static int events_pos_peek(struct sqlite_db *db, int64_t *out)
+int balai__sqlite_events_pos_peek(struct sqlite_db *db, int64_t *out)
 {
     sqlite3_stmt *s = db->ws[W_POS_GET];
     int src, rc = BALAI_OK;
@@ -848,7 +657,7 @@ static int events_pos_peek(struct sqlite_db *db, int64_t *out)
     }
     src = sqlite3_step(s);
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
-        rc = map_err(db->w, src, wdefs[W_POS_GET].name);
+        rc = balai__sqlite_map_err(db->w, src, balai__sqlite_wdefs[W_POS_GET].name);
         goto reset;
     }
     db->ev.last = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -862,8 +671,8 @@ out:
     return BALAI_OK;
 }
 
-/* Marks the position returned by events_pos_peek as allocated. */
-static void events_pos_take(struct sqlite_db *db, int64_t pos)
+/* Marks the position returned by balai__sqlite_events_pos_peek as allocated. */
+void balai__sqlite_events_pos_take(struct sqlite_db *db, int64_t pos)
 {
     db->ev.last = pos;
     db->ev.dirty = true;
@@ -876,298 +685,14 @@ static int sqlite_next_pos(void *p, const char *stream, int64_t *out)
     int rc;
 
     if (stream && strcmp(stream, EVENTS_STREAM) == 0) {
-        rc = events_pos_peek(db, &pos);
+        rc = balai__sqlite_events_pos_peek(db, &pos);
         if (rc == BALAI_OK) {
-            events_pos_take(db, pos);
+            balai__sqlite_events_pos_take(db, pos);
             *out = pos;
         }
         return rc;
     }
     return wrun_returning(db, W_NEXT_POS, bind_text(db->ws[W_NEXT_POS], 1, stream), out);
-}
-
-static int sqlite_room_insert(void *p, const struct balai_room_rec *r)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_ROOM_INSERT];
-    int b;
-
-    b = bind_text(s, 1, r->room_id) | bind_text(s, 2, r->room_version) |
-        bind_text(s, 3, r->creator) | sqlite3_bind_int(s, 4, r->is_direct != 0) |
-        sqlite3_bind_int64(s, 5, r->created_ts);
-    return wrun(db, W_ROOM_INSERT, b, NULL);
-}
-
-/* Binds a blob; a NULL pointer binds SQL NULL (refused by NOT NULL). */
-static int bind_blob(sqlite3_stmt *s, int i, const uint8_t *v, size_t len)
-{
-    return v ? sqlite3_bind_blob64(s, i, v, len, SQLITE_STATIC) : sqlite3_bind_null(s, i);
-}
-
-/* One INSERT at the next "events" position of the cached counter, taken
- * only if the insert succeeds. */
-static int sqlite_event_insert(void *p, struct balai_event_rec *e)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_EVENT_INSERT];
-    int64_t pos;
-    int b, src, rc;
-
-    rc = events_pos_peek(db, &pos);
-    if (rc != BALAI_OK)
-        return rc;
-    b = sqlite3_bind_int64(s, 1, pos) | bind_text(s, 2, e->event_id) | bind_text(s, 3, e->room_id) |
-        bind_text(s, 4, e->type) | bind_text(s, 5, e->state_key) | bind_text(s, 6, e->sender) |
-        sqlite3_bind_int64(s, 7, e->origin_server_ts) | sqlite3_bind_int64(s, 8, e->depth) |
-        bind_text(s, 9, e->membership) | bind_text(s, 10, e->aux) | bind_text(s, 11, e->txn_user) |
-        bind_text(s, 12, e->key_name) | sqlite3_bind_int(s, 13, e->redacted != 0) |
-        bind_blob(s, 14, e->blob, e->blob_len);
-    if (b != SQLITE_OK) {
-        LOG_ERROR("event_insert: cannot bind: %s", sqlite3_errmsg(db->w));
-        rc = BALAI_ESTORE;
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        /* The position is taken: the counter fell behind the events. */
-        LOG_ERROR("event_insert: position %lld is taken", (long long)pos);
-        rc = BALAI_ESTORE;
-        goto out;
-    }
-    if (src != SQLITE_DONE) {
-        rc = map_err(db->w, src, wdefs[W_EVENT_INSERT].name);
-        goto out;
-    }
-    events_pos_take(db, pos);
-    e->pos = pos;
-out:
-    stmt_done(s);
-    return rc;
-}
-
-static int sqlite_state_set(void *p, const char *room_id, const char *type, const char *state_key,
-                            int64_t event_pos)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_STATE_SET];
-    int b;
-
-    b = bind_text(s, 1, room_id) | bind_text(s, 2, type) | bind_text(s, 3, state_key) |
-        sqlite3_bind_int64(s, 4, event_pos);
-    return wrun(db, W_STATE_SET, b, NULL);
-}
-
-static int sqlite_txn_insert(void *p, const char *user_id, const char *device_id,
-                             const char *txn_id, const char *event_id, int64_t ts)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_TXN_INSERT];
-    int b;
-
-    b = bind_text(s, 1, user_id) | bind_text(s, 2, device_id) | bind_text(s, 3, txn_id) |
-        bind_text(s, 4, event_id) | sqlite3_bind_int64(s, 5, ts);
-    return wrun(db, W_TXN_INSERT, b, NULL);
-}
-
-static int sqlite_alias_insert(void *p, const char *alias, const char *room_id, const char *creator)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_ALIAS_INSERT];
-    int b = bind_text(s, 1, alias) | bind_text(s, 2, room_id) | bind_text(s, 3, creator);
-
-    return wrun(db, W_ALIAS_INSERT, b, NULL);
-}
-
-static int sqlite_alias_delete(void *p, const char *alias)
-{
-    struct sqlite_db *db = p;
-
-    return wrun_one(db, W_ALIAS_DELETE, bind_text(db->ws[W_ALIAS_DELETE], 1, alias));
-}
-
-static int forgotten_write(struct sqlite_db *db, enum wstmt id, const char *user_id,
-                           const char *room_id)
-{
-    sqlite3_stmt *s = db->ws[id];
-    int b = bind_text(s, 1, user_id) | bind_text(s, 2, room_id);
-
-    return wrun(db, id, b, NULL);
-}
-
-static int sqlite_forget(void *p, const char *user_id, const char *room_id)
-{
-    return forgotten_write(p, W_FORGET, user_id, room_id);
-}
-
-static int sqlite_unforget(void *p, const char *user_id, const char *room_id)
-{
-    return forgotten_write(p, W_UNFORGET, user_id, room_id);
-}
-
-static int sqlite_event_set_blob(void *p, const char *event_id, const uint8_t *blob, size_t len,
-                                 int redacted)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->ws[W_EVENT_SET_BLOB];
-    int b;
-
-    b = bind_text(s, 1, event_id) | bind_blob(s, 2, blob, len) |
-        sqlite3_bind_int(s, 3, redacted != 0);
-    return wrun_one(db, W_EVENT_SET_BLOB, b);
-}
-
-/* Reads. */
-
-/* Steps read statement `id` (already bound, under rlock) and calls row() for
- * each row until it returns non-zero. */
-static int riterate(struct sqlite_db *db, enum rstmt id, int (*row)(sqlite3_stmt *, void *),
-                    void *ctx)
-{
-    sqlite3_stmt *s = db->rs[id];
-    int src, rc = 0;
-
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = row(s, ctx);
-        if (rc != 0)
-            goto out;
-    }
-    if (src != SQLITE_DONE)
-        rc = map_err(db->r, src, rdefs[id].name);
-out:
-    stmt_done(s);
-    return rc;
-}
-
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    return (const char *)sqlite3_column_text(s, i);
-}
-
-struct users_ctx {
-    int (*fn)(const struct balai_user_rec *, void *);
-    void *arg;
-};
-
-static int user_row(sqlite3_stmt *s, void *p)
-{
-    struct users_ctx *c = p;
-    struct balai_user_rec u = {
-        .user_id = col_text(s, 0),
-        .password_hash = col_text(s, 1),
-        .admin = sqlite3_column_int(s, 2),
-        .deactivated = sqlite3_column_int(s, 3),
-        .system = sqlite3_column_int(s, 4),
-        .displayname = col_text(s, 5),
-        .avatar_url = col_text(s, 6),
-        .created_ts = sqlite3_column_int64(s, 7),
-    };
-
-    return c->fn(&u, c->arg);
-}
-
-static int sqlite_users_each(void *p, int (*fn)(const struct balai_user_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct users_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_USERS, user_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-struct devices_ctx {
-    int (*fn)(const struct balai_device_rec *, void *);
-    void *arg;
-};
-
-static int device_row(sqlite3_stmt *s, void *p)
-{
-    struct devices_ctx *c = p;
-    struct balai_device_rec d = {
-        .user_id = col_text(s, 0),
-        .device_id = col_text(s, 1),
-        .display_name = col_text(s, 2),
-        .created_ts = sqlite3_column_int64(s, 3),
-        .last_seen_ts = sqlite3_column_int64(s, 4),
-        .last_seen_ip = col_text(s, 5),
-    };
-
-    return c->fn(&d, c->arg);
-}
-
-static int sqlite_devices_each(void *p, int (*fn)(const struct balai_device_rec *, void *),
-                               void *arg)
-{
-    struct sqlite_db *db = p;
-    struct devices_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_DEVICES, device_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-struct tokens_ctx {
-    int (*fn)(const struct balai_token_rec *, void *);
-    void *arg;
-};
-
-static int token_row(sqlite3_stmt *s, void *p)
-{
-    struct tokens_ctx *c = p;
-    struct balai_token_rec r = {
-        .user_id = col_text(s, 1),
-        .device_id = col_text(s, 2),
-        .created_ts = sqlite3_column_int64(s, 3),
-    };
-    const void *hash = sqlite3_column_blob(s, 0);
-
-    if (!hash || sqlite3_column_bytes(s, 0) != (int)sizeof(r.hash)) {
-        LOG_WARN("skipping an access token row with a malformed hash");
-        return 0;
-    }
-    memcpy(r.hash, hash, sizeof(r.hash));
-    return c->fn(&r, c->arg);
-}
-
-static int sqlite_tokens_each(void *p, int (*fn)(const struct balai_token_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct tokens_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_TOKENS, token_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_meta_get(void *p, const char *key, char **out)
-{
-    struct sqlite_db *db = p;
-    sqlite3_stmt *s = db->rs[R_META_GET];
-    int src, rc = BALAI_OK;
-
-    *out = NULL;
-    pthread_mutex_lock(&db->rlock);
-    if (bind_text(s, 1, key) != SQLITE_OK) {
-        rc = BALAI_ESTORE;
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW)
-        *out = balai_strdup(col_text(s, 0));
-    else if (src == SQLITE_DONE)
-        rc = BALAI_ENOTFOUND;
-    else
-        rc = map_err(db->r, src, rdefs[R_META_GET].name);
-out:
-    stmt_done(s);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
 }
 
 static int64_t sqlite_pos_current(void *p, const char *stream)
@@ -1186,7 +711,7 @@ static int64_t sqlite_pos_current(void *p, const char *stream)
     if (src == SQLITE_ROW)
         pos = sqlite3_column_int64(s, 0);
     else if (src != SQLITE_DONE)
-        pos = map_err(db->r, src, rdefs[R_POS_CURRENT].name);
+        pos = balai__sqlite_map_err(db->r, src, balai__sqlite_rdefs[R_POS_CURRENT].name);
 out:
     stmt_done(s);
     pthread_mutex_unlock(&db->rlock);
@@ -1204,259 +729,13 @@ static int sqlite_schema_version(void *p, int *out)
     if (src == SQLITE_ROW)
         *out = sqlite3_column_int(s, 0);
     else
-        rc = map_err(db->r, src, rdefs[R_SCHEMA_VERSION].name);
+        rc = balai__sqlite_map_err(db->r, src, balai__sqlite_rdefs[R_SCHEMA_VERSION].name);
     stmt_done(s);
     pthread_mutex_unlock(&db->rlock);
     return rc;
 }
 
-struct rooms_ctx {
-    int (*fn)(const struct balai_room_rec *, void *);
-    void *arg;
-};
-
-static int room_row(sqlite3_stmt *s, void *p)
-{
-    struct rooms_ctx *c = p;
-    struct balai_room_rec r = {
-        .room_id = col_text(s, 0),
-        .room_version = col_text(s, 1),
-        .creator = col_text(s, 2),
-        .is_direct = sqlite3_column_int(s, 3),
-        .created_ts = sqlite3_column_int64(s, 4),
-    };
-
-    return c->fn(&r, c->arg);
-}
-
-static int sqlite_rooms_each(void *p, int (*fn)(const struct balai_room_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct rooms_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_ROOMS, room_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-struct events_ctx {
-    int (*fn)(const struct balai_event_rec *, void *);
-    void *arg;
-    bool seen; /* a row was passed to fn */
-};
-
-/* Reads a row of EVENT_COLS. */
-static int event_row(sqlite3_stmt *s, void *p)
-{
-    struct events_ctx *c = p;
-    struct balai_event_rec e = {
-        .pos = sqlite3_column_int64(s, 0),
-        .event_id = col_text(s, 1),
-        .room_id = col_text(s, 2),
-        .type = col_text(s, 3),
-        .state_key = col_text(s, 4),
-        .sender = col_text(s, 5),
-        .origin_server_ts = sqlite3_column_int64(s, 6),
-        .depth = sqlite3_column_int64(s, 7),
-        .membership = col_text(s, 8),
-        .aux = col_text(s, 9),
-        .txn_user = col_text(s, 10),
-        .key_name = col_text(s, 11),
-        .redacted = sqlite3_column_int(s, 12),
-    };
-
-    /* column_blob before column_bytes; an empty blob reads as NULL. */
-    e.blob = sqlite3_column_blob(s, 13);
-    e.blob_len = e.blob ? (size_t)sqlite3_column_bytes(s, 13) : 0;
-    c->seen = true;
-    return c->fn(&e, c->arg);
-}
-
-/* Runs event query `id` (under rlock; already bound, `bind` is the OR of the
- * bind results) and passes each row to c->fn through event_row(). */
-static int events_query(struct sqlite_db *db, enum rstmt id, int bind, struct events_ctx *c)
-{
-    if (bind != SQLITE_OK) {
-        LOG_ERROR("%s: cannot bind: %s", rdefs[id].name, sqlite3_errmsg(db->r));
-        stmt_done(db->rs[id]);
-        return BALAI_ESTORE;
-    }
-    return riterate(db, id, event_row, c);
-}
-
-static int sqlite_state_each(void *p, int (*fn)(const struct balai_event_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, R_STATE, SQLITE_OK, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_room_events(void *p, const char *room_id, int64_t from, int64_t to, char dir,
-                              int limit, int (*fn)(const struct balai_event_rec *, void *),
-                              void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    enum rstmt id = dir == 'b' ? R_ROOM_EVENTS_B : R_ROOM_EVENTS_F;
-    sqlite3_stmt *s = db->rs[id];
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, id,
-                      bind_text(s, 1, room_id) | sqlite3_bind_int64(s, 2, from) |
-                          sqlite3_bind_int64(s, 3, to) | sqlite3_bind_int(s, 4, limit),
-                      &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_events_after(void *p, int64_t after, int limit,
-                               int (*fn)(const struct balai_event_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    sqlite3_stmt *s = db->rs[R_EVENTS_AFTER];
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, R_EVENTS_AFTER,
-                      sqlite3_bind_int64(s, 1, after) | sqlite3_bind_int(s, 2, limit), &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_policy_events_each(void *p, int (*fn)(const struct balai_event_rec *, void *),
-                                     void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, R_POLICY_EVENTS, SQLITE_OK, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_room_members_at(void *p, const char *room_id, int64_t at,
-                                  int (*fn)(const struct balai_event_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    sqlite3_stmt *s = db->rs[R_MEMBERS_AT];
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, R_MEMBERS_AT, bind_text(s, 1, room_id) | sqlite3_bind_int64(s, 2, at),
-                      &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-static int sqlite_event_get(void *p, const char *event_id,
-                            int (*fn)(const struct balai_event_rec *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct events_ctx c = {fn, arg, false};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = events_query(db, R_EVENT_GET, bind_text(db->rs[R_EVENT_GET], 1, event_id), &c);
-    pthread_mutex_unlock(&db->rlock);
-    if (rc == 0 && !c.seen)
-        rc = BALAI_ENOTFOUND;
-    return rc;
-}
-
-struct txns_ctx {
-    int (*fn)(const char *, const char *, const char *, const char *, int64_t, void *);
-    void *arg;
-};
-
-static int txn_row(sqlite3_stmt *s, void *p)
-{
-    struct txns_ctx *c = p;
-
-    return c->fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
-                 sqlite3_column_int64(s, 4), c->arg);
-}
-
-static int sqlite_txns_each(void *p, int64_t since_ts,
-                            int (*fn)(const char *, const char *, const char *, const char *,
-                                      int64_t, void *),
-                            void *arg)
-{
-    struct sqlite_db *db = p;
-    struct txns_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    if (sqlite3_bind_int64(db->rs[R_TXNS], 1, since_ts) != SQLITE_OK) {
-        stmt_done(db->rs[R_TXNS]);
-        rc = BALAI_ESTORE;
-    } else {
-        rc = riterate(db, R_TXNS, txn_row, &c);
-    }
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-struct aliases_ctx {
-    int (*fn)(const char *, const char *, const char *, void *);
-    void *arg;
-};
-
-static int alias_row(sqlite3_stmt *s, void *p)
-{
-    struct aliases_ctx *c = p;
-
-    return c->fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), c->arg);
-}
-
-static int sqlite_aliases_each(void *p, int (*fn)(const char *, const char *, const char *, void *),
-                               void *arg)
-{
-    struct sqlite_db *db = p;
-    struct aliases_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_ALIASES, alias_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
-struct forgotten_ctx {
-    int (*fn)(const char *, const char *, void *);
-    void *arg;
-};
-
-static int forgotten_row(sqlite3_stmt *s, void *p)
-{
-    struct forgotten_ctx *c = p;
-
-    return c->fn(col_text(s, 0), col_text(s, 1), c->arg);
-}
-
-static int sqlite_forgotten_each(void *p, int (*fn)(const char *, const char *, void *), void *arg)
-{
-    struct sqlite_db *db = p;
-    struct forgotten_ctx c = {fn, arg};
-    int rc;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = riterate(db, R_FORGOTTEN, forgotten_row, &c);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
+/* Settings, for tests and diagnostics: the pragmas open sets. */
 static int sqlite_debug_setting(void *p, const char *name, char **out)
 {
     static const char *const allowed[] = {"journal_mode", "synchronous", "foreign_keys",
@@ -1489,42 +768,42 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .rollback_to = sqlite_rollback_to,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
-    .user_insert = sqlite_user_insert,
-    .user_set_password = sqlite_user_set_password,
-    .user_set_displayname = sqlite_user_set_displayname,
-    .user_set_avatar_url = sqlite_user_set_avatar_url,
-    .user_set_admin = sqlite_user_set_admin,
-    .user_deactivate = sqlite_user_deactivate,
-    .device_upsert = sqlite_device_upsert,
-    .device_delete = sqlite_device_delete,
-    .token_insert = sqlite_token_insert,
-    .token_delete = sqlite_token_delete,
-    .meta_set = sqlite_meta_set,
+    .user_insert = balai__sqlite_user_insert,
+    .user_set_password = balai__sqlite_user_set_password,
+    .user_set_displayname = balai__sqlite_user_set_displayname,
+    .user_set_avatar_url = balai__sqlite_user_set_avatar_url,
+    .user_set_admin = balai__sqlite_user_set_admin,
+    .user_deactivate = balai__sqlite_user_deactivate,
+    .device_upsert = balai__sqlite_device_upsert,
+    .device_delete = balai__sqlite_device_delete,
+    .token_insert = balai__sqlite_token_insert,
+    .token_delete = balai__sqlite_token_delete,
+    .meta_set = balai__sqlite_meta_set,
     .next_pos = sqlite_next_pos,
-    .room_insert = sqlite_room_insert,
-    .event_insert = sqlite_event_insert,
-    .state_set = sqlite_state_set,
-    .txn_insert = sqlite_txn_insert,
-    .alias_insert = sqlite_alias_insert,
-    .alias_delete = sqlite_alias_delete,
-    .forget = sqlite_forget,
-    .unforget = sqlite_unforget,
-    .event_set_blob = sqlite_event_set_blob,
-    .users_each = sqlite_users_each,
-    .devices_each = sqlite_devices_each,
-    .tokens_each = sqlite_tokens_each,
-    .meta_get = sqlite_meta_get,
+    .room_insert = balai__sqlite_room_insert,
+    .event_insert = balai__sqlite_event_insert,
+    .state_set = balai__sqlite_state_set,
+    .txn_insert = balai__sqlite_txn_insert,
+    .alias_insert = balai__sqlite_alias_insert,
+    .alias_delete = balai__sqlite_alias_delete,
+    .forget = balai__sqlite_forget,
+    .unforget = balai__sqlite_unforget,
+    .event_set_blob = balai__sqlite_event_set_blob,
+    .users_each = balai__sqlite_users_each,
+    .devices_each = balai__sqlite_devices_each,
+    .tokens_each = balai__sqlite_tokens_each,
+    .meta_get = balai__sqlite_meta_get,
     .pos_current = sqlite_pos_current,
     .schema_version = sqlite_schema_version,
-    .rooms_each = sqlite_rooms_each,
-    .state_each = sqlite_state_each,
-    .room_events = sqlite_room_events,
-    .events_after = sqlite_events_after,
-    .policy_events_each = sqlite_policy_events_each,
-    .room_members_at = sqlite_room_members_at,
-    .event_get = sqlite_event_get,
-    .txns_each = sqlite_txns_each,
-    .aliases_each = sqlite_aliases_each,
-    .forgotten_each = sqlite_forgotten_each,
+    .rooms_each = balai__sqlite_rooms_each,
+    .state_each = balai__sqlite_state_each,
+    .room_events = balai__sqlite_room_events,
+    .events_after = balai__sqlite_events_after,
+    .policy_events_each = balai__sqlite_policy_events_each,
+    .room_members_at = balai__sqlite_room_members_at,
+    .event_get = balai__sqlite_event_get,
+    .txns_each = balai__sqlite_txns_each,
+    .aliases_each = balai__sqlite_aliases_each,
+    .forgotten_each = balai__sqlite_forgotten_each,
     .debug_setting = sqlite_debug_setting,
 };

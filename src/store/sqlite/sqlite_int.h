@@ -1,8 +1,21 @@
-/* sqlite_int.h: what the SQLite backend's files share (store/sqlite/ only). */
+/* sqlite_int.h: what the SQLite backend's files share (store/sqlite/ only).
+ *
+ * The backend is four files: sqlite.c (connections, migrations, the statement
+ * tables, transactions, stream positions and the backend table), schema.c
+ * (the migrations), sqlite_accounts.c (users, devices, tokens, meta) and
+ * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten). The
+ * backend functions follow the contracts of store_int.h. */
 #ifndef BALAI_STORE_SQLITE_SQLITE_INT_H
 #define BALAI_STORE_SQLITE_SQLITE_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
 
 /* One schema migration. Versions start at 1 and increase by one; a
  * migration, once released, is never edited: changes go in a new one. */
@@ -14,5 +27,189 @@ struct balai_sqlite_migration {
 
 extern const struct balai_sqlite_migration balai_sqlite_migrations[];
 extern const size_t balai_sqlite_migrations_len;
+
+/* A prepared statement's definition, in the tables of sqlite.c. */
+struct stmt_def {
+    const char *name; /* for logs */
+    const char *sql;
+};
+
+/* Statements of the write connection (their SQL: balai__sqlite_wdefs). */
+enum wstmt {
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_SAVEPOINT,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_FN_SAVEPOINT,
+    W_FN_RELEASE,
+    W_FN_ROLLBACK_TO,
+    W_USER_INSERT,
+    W_USER_SET_PASSWORD,
+    W_USER_SET_DISPLAYNAME,
+    W_USER_SET_AVATAR_URL,
+    W_USER_SET_ADMIN,
+    W_USER_DEACTIVATE,
+    W_USER_TOKENS_DELETE,
+    W_USER_DEVICES_DELETE,
+    W_DEVICE_UPSERT,
+    W_DEVICE_DELETE,
+    W_TOKEN_INSERT,
+    W_TOKEN_DELETE,
+    W_META_SET,
+    W_META_DELETE,
+    W_NEXT_POS,
+    W_POS_GET,
+    W_POS_SET,
+    W_ROOM_INSERT,
+    W_EVENT_INSERT,
+    W_STATE_SET,
+    W_TXN_INSERT,
+    W_ALIAS_INSERT,
+    W_ALIAS_DELETE,
+    W_FORGET,
+    W_UNFORGET,
+    W_EVENT_SET_BLOB,
+    W__COUNT
+};
+
+/* Statements of the read connection (their SQL: balai__sqlite_rdefs). */
+enum rstmt {
+    R_USERS,
+    R_DEVICES,
+    R_TOKENS,
+    R_META_GET,
+    R_POS_CURRENT,
+    R_SCHEMA_VERSION,
+    R_ROOMS,
+    R_STATE,
+    R_ROOM_EVENTS_F,
+    R_ROOM_EVENTS_B,
+    R_EVENTS_AFTER,
+    R_POLICY_EVENTS,
+    R_MEMBERS_AT,
+    R_EVENT_GET,
+    R_TXNS,
+    R_ALIASES,
+    R_FORGOTTEN,
+    R__COUNT
+};
+
+extern const struct stmt_def balai__sqlite_wdefs[W__COUNT];
+extern const struct stmt_def balai__sqlite_rdefs[R__COUNT];
+
+#define EVENTS_STREAM "events"
+
+/* The cached "events" counter of the open write transaction. */
+struct pos_cache {
+    bool loaded;  /* cur holds the counter as of this transaction */
+    bool dirty;   /* cur is ahead of the stored counter */
+    int64_t last; /* the last position allocated (0 = none ever) */
+};
+
+/* The backend's state: the `db` of store_int.h. */
+struct sqlite_db {
+    sqlite3 *w;
+    sqlite3_stmt *ws[W__COUNT];
+    struct pos_cache ev, ev_at_op; /* write thread; ev_at_op: as at SAVEPOINT op */
+    pthread_mutex_t rlock;         /* guards r and rs */
+    sqlite3 *r;
+    sqlite3_stmt *rs[R__COUNT];
+};
+
+/* Binds a text; a NULL pointer binds SQL NULL. */
+static inline int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* Resets and unbinds a statement after each use. */
+static inline void stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static inline const char *col_text(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+/* Statement helpers (sqlite.c). */
+
+/* Maps a failed step's result code to a BALAI_E* (logged). */
+int balai__sqlite_map_err(sqlite3 *conn, int src, const char *what);
+/* Steps a write statement (already bound; `bind` is the OR of the bind
+ * results) to completion. If `changes` is set, stores the number of rows the
+ * statement itself changed (cascades excluded). */
+int balai__sqlite_wrun(struct sqlite_db *db, enum wstmt id, int bind, int *changes);
+/* Like balai__sqlite_wrun, then BALAI_ENOTFOUND if no row was changed. */
+int balai__sqlite_wrun_one(struct sqlite_db *db, enum wstmt id, int bind);
+/* Steps read statement `id` (already bound, under rlock) and calls row() for
+ * each row until it returns non-zero, which it returns. */
+int balai__sqlite_riterate(struct sqlite_db *db, enum rstmt id, int (*row)(sqlite3_stmt *, void *),
+                           void *ctx);
+/* The "events" position cache of the write transaction: peek stores the
+ * next position in *out without allocating it; take marks it allocated. */
+int balai__sqlite_events_pos_peek(struct sqlite_db *db, int64_t *out);
+void balai__sqlite_events_pos_take(struct sqlite_db *db, int64_t pos);
+
+/* Backend functions of sqlite_accounts.c. */
+int balai__sqlite_user_insert(void *db, const struct balai_user_rec *u);
+int balai__sqlite_user_set_password(void *db, const char *user_id, const char *hash);
+int balai__sqlite_user_set_displayname(void *db, const char *user_id, const char *v);
+int balai__sqlite_user_set_avatar_url(void *db, const char *user_id, const char *v);
+int balai__sqlite_user_set_admin(void *db, const char *user_id, int admin);
+int balai__sqlite_user_deactivate(void *db, const char *user_id);
+int balai__sqlite_device_upsert(void *db, const struct balai_device_rec *d);
+int balai__sqlite_device_delete(void *db, const char *user_id, const char *device_id);
+int balai__sqlite_token_insert(void *db, const struct balai_token_rec *r);
+int balai__sqlite_token_delete(void *db, const uint8_t hash[32]);
+int balai__sqlite_meta_set(void *db, const char *key, const char *value);
+int balai__sqlite_users_each(void *db, int (*fn)(const struct balai_user_rec *, void *), void *arg);
+int balai__sqlite_devices_each(void *db, int (*fn)(const struct balai_device_rec *, void *),
+                               void *arg);
+int balai__sqlite_tokens_each(void *db, int (*fn)(const struct balai_token_rec *, void *),
+                              void *arg);
+int balai__sqlite_meta_get(void *db, const char *key, char **out);
+
+/* Backend functions of sqlite_rooms.c. */
+int balai__sqlite_room_insert(void *db, const struct balai_room_rec *r);
+int balai__sqlite_event_insert(void *db, struct balai_event_rec *e);
+int balai__sqlite_state_set(void *db, const char *room_id, const char *type, const char *state_key,
+                            int64_t event_pos);
+int balai__sqlite_txn_insert(void *db, const char *user_id, const char *device_id,
+                             const char *txn_id, const char *event_id, int64_t ts);
+int balai__sqlite_alias_insert(void *db, const char *alias, const char *room_id,
+                               const char *creator);
+int balai__sqlite_alias_delete(void *db, const char *alias);
+int balai__sqlite_forget(void *db, const char *user_id, const char *room_id);
+int balai__sqlite_unforget(void *db, const char *user_id, const char *room_id);
+int balai__sqlite_event_set_blob(void *db, const char *event_id, const uint8_t *blob, size_t len,
+                                 int redacted);
+int balai__sqlite_rooms_each(void *db, int (*fn)(const struct balai_room_rec *, void *), void *arg);
+int balai__sqlite_state_each(void *db, int (*fn)(const struct balai_event_rec *, void *),
+                             void *arg);
+int balai__sqlite_room_events(void *db, const char *room_id, int64_t from, int64_t to, char dir,
+                              int limit, int (*fn)(const struct balai_event_rec *, void *),
+                              void *arg);
+int balai__sqlite_events_after(void *db, int64_t after, int limit,
+                               int (*fn)(const struct balai_event_rec *, void *), void *arg);
+int balai__sqlite_policy_events_each(void *db, int (*fn)(const struct balai_event_rec *, void *),
+                                     void *arg);
+int balai__sqlite_room_members_at(void *db, const char *room_id, int64_t at,
+                                  int (*fn)(const struct balai_event_rec *, void *), void *arg);
+int balai__sqlite_event_get(void *db, const char *event_id,
+                            int (*fn)(const struct balai_event_rec *, void *), void *arg);
+int balai__sqlite_txns_each(void *db, int64_t since_ts,
+                            int (*fn)(const char *, const char *, const char *, const char *,
+                                      int64_t, void *),
+                            void *arg);
+int balai__sqlite_aliases_each(void *db,
+                               int (*fn)(const char *, const char *, const char *, void *),
+                               void *arg);
+int balai__sqlite_forgotten_each(void *db, int (*fn)(const char *, const char *, void *),
+                                 void *arg);
 
 #endif
