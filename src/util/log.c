@@ -11,6 +11,41 @@
 
 int balai_log_min_level = BALAI_LOG_INFO;
 
+#define LOG_BUF 16384
+
+/* Per-thread buffer; only the thread that enabled it uses it. */
+static _Thread_local struct {
+    int on;
+    size_t len;
+    char data[LOG_BUF];
+} tl;
+
+static void write_all(const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void balai_log_flush(void)
+{
+    if (tl.len) {
+        write_all(tl.data, tl.len);
+        tl.len = 0;
+    }
+}
+
+void balai_log_buffer(int on)
+{
+    if (!on)
+        balai_log_flush();
+    tl.on = on;
+}
+
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 int balai_log_parse_level(const char *s, int *out)
@@ -53,6 +88,13 @@ void balai_log_write(int level, const char *module, const char *fmt, ...)
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2;
     line[n++] = '\n';
-    ssize_t rc = write(STDERR_FILENO, line, n);
-    (void)rc;
+    if (!tl.on || level >= BALAI_LOG_ERROR) {
+        balai_log_flush();
+        write_all(line, n);
+        return;
+    }
+    if (tl.len + n > sizeof(tl.data))
+        balai_log_flush();
+    memcpy(tl.data + tl.len, line, n);
+    tl.len += n;
 }

@@ -19,6 +19,11 @@ extern int balai_log_min_level;
 /* Parses "debug", "info", "warn", "error", "off". Returns 0 or BALAI_EINVAL. */
 int balai_log_parse_level(const char *s, int *out);
 void balai_log_set_level(int level);
+/* On the calling thread, buffer lines (on = 1) until balai_log_flush or until
+ * the buffer fills; off (0) flushes and writes each line at once again.
+ * The event loop turns it on and flushes once per iteration. */
+void balai_log_buffer(int on);
+void balai_log_flush(void);
 void balai_log_write(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
