@@ -67,3 +67,9 @@ char *balai_id_localpart(const char *user_id)
         return NULL;
     return balai_strndup(user_id + 1, (size_t)(colon - user_id - 1));
 }
+
+int balai_id_room_ok(const char *id)
+{
+    const char *colon = strchr(id, ':');
+    return id[0] == '!' && colon && colon > id + 1 && colon[1] && strlen(id) <= BALAI_ID_MAX;
+}

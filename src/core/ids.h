@@ -14,6 +14,8 @@ char *balai_id_user(const char *lp, const char *server);
  * Returns a new full user id (caller frees) in *out, or BALAI_EINVAL when the
  * id is malformed, too long, or belongs to another server. */
 int balai_id_user_normalise(const char *in, const char *server, char **out);
+/* True when `id` looks like a room id: "!opaque:server", at most 255 bytes. */
+int balai_id_room_ok(const char *id);
 /* Returns the localpart of a full user id as a new string (caller frees), or NULL if malformed. */
 char *balai_id_localpart(const char *user_id);
 

@@ -16,6 +16,7 @@
 
 #include "api/common.h"
 #include "core/accounts.h"
+#include "core/ids.h"
 #include "core/auth.h"
 #include "core/powerlevels.h"
 #include "core/room.h"
@@ -139,7 +140,7 @@ static void put_alias(struct balai_http_req *req)
     if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0 ||
         balai_api_str(req, body, "room_id", 1, &room_id) < 0 || check_alias(req, alias) < 0)
         goto out;
-    if (room_id[0] != '!' || !strchr(room_id, ':')) {
+    if (!balai_id_room_ok(room_id)) {
         balai_api_error(req, 400, "M_INVALID_PARAM",
                         "Malformed room id: it must look like !id:server");
         goto out;

@@ -16,6 +16,7 @@
 #include "api/common.h"
 #include "api/events.h"
 #include "core/accounts.h"
+#include "core/ids.h"
 #include "core/powerlevels.h"
 #include "core/room.h"
 #include "util/alloc.h"
@@ -24,16 +25,11 @@
 #include "util/log.h"
 
 /* "!opaque:server": what a room id must look like before it is looked up. */
-static int room_id_ok(const char *id)
-{
-    return id[0] == '!' && strchr(id, ':') && strlen(id) <= 255;
-}
-
 /* The room of a room id, or answers 400 (malformed) / 404 (unknown) and returns NULL. */
 static struct balai_room *find_room(struct balai_http_req *req, const char *room_id)
 {
     struct balai_app *app = balai_api_app(req);
-    if (!room_id_ok(room_id)) {
+    if (!balai_id_room_ok(room_id)) {
         balai_api_error(req, 400, "M_INVALID_PARAM",
                         "Malformed room id: it must look like !id:server");
         return NULL;

@@ -11,6 +11,7 @@
 #include "api/common.h"
 #include "api/events.h"
 #include "core/accounts.h"
+#include "core/ids.h"
 #include "core/room.h"
 #include "net/pool.h"
 #include "sync/sync.h"
@@ -27,8 +28,9 @@ static struct balai_room *readable_room(struct balai_http_req *req, const char *
 {
     struct balai_app *app = balai_api_app(req);
     const char *room_id = req->params[0];
-    if (room_id[0] != '!' || !strchr(room_id, ':')) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' is not a room id", room_id);
+    if (!balai_id_room_ok(room_id)) {
+        balai_api_error(req, 400, "M_INVALID_PARAM",
+                        "Malformed room id: it must look like !id:server");
         return NULL;
     }
     struct balai_room *r = balai_rooms_get(app->rooms, room_id);

@@ -20,17 +20,13 @@
 #include "api/common.h"
 #include "api/events.h"
 #include "core/accounts.h"
+#include "core/ids.h"
 #include "core/room.h"
 #include "net/pool.h"
 #include "store/store.h"
 #include "sync/token.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-
-static int room_id_ok(const char *id)
-{
-    return id[0] == '!' && strchr(id, ':') && strlen(id) <= 255;
-}
 
 static int world_readable(const struct balai_room *room)
 {
@@ -51,7 +47,7 @@ static struct balai_room *readable_room(struct balai_http_req *req)
 
     if (balai_api_auth(req, &s) < 0)
         return NULL;
-    if (!room_id_ok(req->params[0])) {
+    if (!balai_id_room_ok(req->params[0])) {
         balai_api_error(req, 400, "M_INVALID_PARAM",
                         "Malformed room id: it must look like !id:server");
         return NULL;

@@ -9,6 +9,7 @@
 #include "api/common.h"
 #include "api/events.h"
 #include "core/accounts.h"
+#include "core/ids.h"
 #include "core/room.h"
 #include "util/alloc.h"
 #include "util/map.h"
@@ -34,8 +35,9 @@ static void send_done(struct balai_api_write *w)
 static struct balai_room *room_of(struct balai_http_req *req, const char *room_id)
 {
     struct balai_app *app = balai_api_app(req);
-    if (room_id[0] != '!' || !strchr(room_id, ':')) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' is not a room id", room_id);
+    if (!balai_id_room_ok(room_id)) {
+        balai_api_error(req, 400, "M_INVALID_PARAM",
+                        "Malformed room id: it must look like !id:server");
         return NULL;
     }
     struct balai_room *r = balai_rooms_get(app->rooms, room_id);
