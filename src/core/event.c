@@ -231,8 +231,7 @@ static int params_ok(const struct balai_event_params *p)
     return field_ok(p->room_id, 0) && field_ok(p->sender, 0) && field_ok(p->type, 0) &&
            (!p->state_key || field_ok(p->state_key, 1)) &&
            (!p->redacts || field_ok(p->redacts, 0)) &&
-           (!p->content ||
-            (json_is_object(p->content) && balai_canonjson_check(p->content) == BALAI_OK)) &&
+           (!p->content || json_is_object(p->content)) &&
            p->origin_server_ts >= 0 && p->origin_server_ts <= BALAI_CANONJSON_INT_MAX &&
            p->depth >= 1 && p->depth <= BALAI_CANONJSON_INT_MAX && id_list_ok(p->prev_events) &&
            id_list_ok(p->auth_events) && key_ok(p->key);
@@ -267,29 +266,72 @@ static json_t *new_pdu(const struct balai_event_params *p, const struct balai_ro
     return ev;
 }
 
+/* Canonical length of `"key":value` as a member of an object, plus its comma. */
+static int member_len(const char *key, const json_t *value, size_t *out)
+{
+    size_t vl;
+    char *v = balai_canonjson(value, &vl);
+    if (!v)
+        return BALAI_EINVAL;
+    free(v);
+    *out = 1 + strlen(key) + 2 + 1 + vl; /* , "key" : value */
+    return BALAI_OK;
+}
+
+/* Builds in two canonical serialisations instead of four: the full event
+ * (its sha256 is the content hash, its length gives the PDU size with the
+ * hashes and signatures added) and the redacted event (signed, and hashed
+ * into the event id). */
 int balai_event_build(const struct balai_event_params *p, json_t **pdu, char **event_id)
 {
     const struct balai_room_version *rv =
         p->room_version ? balai_room_version_get(p->room_version) : balai_room_version_default();
-    json_t *ev = NULL;
-    char *id = NULL;
+    json_t *ev = NULL, *sigs = NULL;
+    char *id = NULL, *full = NULL, *red = NULL, *b64 = NULL;
+    size_t full_len, red_len, hl, sl;
+    uint8_t h[32], sig[BALAI_SIGN_BYTES];
     int rc = BALAI_EINVAL;
 
     if (!rv || !params_ok(p))
         goto out;
     ev = new_pdu(p, rv);
-    if ((rc = balai_event_content_hash(ev)) != BALAI_OK ||
-        (rc = balai_event_sign(ev, rv->id, p->key)) != BALAI_OK ||
-        (rc = balai_event_check_size(ev)) != BALAI_OK ||
-        (rc = balai_event_reference_id(ev, rv->id, &id)) != BALAI_OK)
+    full = balai_canonjson(ev, &full_len);
+    if (!full)
         goto out;
+    balai_sha256(full, full_len, h);
+    b64 = balai_base64_encode(h, sizeof(h));
+    json_object_set_new(ev, "hashes", json_pack("{s:s}", "sha256", b64));
+    BALAI_FREE(b64);
+    red = signed_bytes(ev, rv, &red_len);
+    if (!red)
+        goto out;
+    balai_sign(p->key->secret_key, red, red_len, sig);
+    b64 = balai_base64_encode(sig, sizeof(sig));
+    sigs = json_pack("{s:{s:s}}", p->key->server_name, p->key->key_id, b64);
+    /* the whole PDU: the full form plus its hashes and signatures members */
+    if (member_len("hashes", json_object_get(ev, "hashes"), &hl) != BALAI_OK ||
+        member_len("signatures", sigs, &sl) != BALAI_OK)
+        goto out;
+    if (full_len + hl + sl > BALAI_EVENT_MAX_BYTES) {
+        rc = BALAI_ETOOBIG;
+        goto out;
+    }
+    json_object_set_new(ev, "signatures", sigs);
+    sigs = NULL;
+    balai_sha256(red, red_len, h);
+    BALAI_FREE(b64);
+    b64 = balai_base64url_encode(h, sizeof(h));
+    id = balai_asprintf("$%s", b64);
     *pdu = ev;
     *event_id = id;
     ev = NULL;
-    id = NULL;
+    rc = BALAI_OK;
 out:
     json_decref(ev);
-    free(id);
+    json_decref(sigs);
+    free(full);
+    free(red);
+    free(b64);
     return rc;
 }
 
