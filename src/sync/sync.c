@@ -181,7 +181,12 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
         written += s.count;
     }
     balai_buf_append_str(b, "]}");
-    if (summary) {
+    /* The summary walks the member list: send it only when it may have
+     * changed (a room new to this sync, or a membership event in it). */
+    int members_changed = full;
+    for (size_t i = 0; !members_changed && i < t.n; i++)
+        members_changed = t.evs[i]->membership != NULL;
+    if (summary && members_changed) {
         struct heroes h = {p->user_id, {NULL}, 0};
         balai_room_members_each(r, NULL, hero, &h);
         qsort(h.ids, (size_t)h.n, sizeof(h.ids[0]), cmp_str);
@@ -191,13 +196,13 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
                 balai_buf_append_char(b, ',');
             balai_jsonw_str(b, h.ids[i]);
         }
-        balai_buf_printf(b,
-                         "],\"m.joined_member_count\":%zu,\"m.invited_member_count\":%zu},"
-                         "\"ephemeral\":{\"events\":[]},\"account_data\":{\"events\":[]},"
-                         "\"unread_notifications\":{\"notification_count\":0,"
-                         "\"highlight_count\":0}",
+        balai_buf_printf(b, "],\"m.joined_member_count\":%zu,\"m.invited_member_count\":%zu}",
                          balai_room_joined_count(r), balai_room_invited_count(r));
     }
+    if (summary)
+        balai_buf_append_str(b, ",\"ephemeral\":{\"events\":[]},\"account_data\":{\"events\":[]},"
+                                "\"unread_notifications\":{\"notification_count\":0,"
+                                "\"highlight_count\":0}");
     balai_buf_append_char(b, '}');
     return written;
 }
