@@ -48,7 +48,7 @@ struct bench {
     uv_timer_t tick;            /* wakes the loop while a wait is bounded */
     int64_t nofile;             /* our RLIMIT_NOFILE after raising it */
     volatile sig_atomic_t stop; /* set on SIGINT/SIGTERM */
-    json_t *json;               /* {"scenarios": {...}, ...} */
+    json_t *json;               /* {"scenarios": {...}, "table": [...], ...}; owned */
     double last_other;          /* other processes' CPU % in the last window */
     double other_max;           /* the highest of those */
     struct bench_row *rows;
@@ -57,10 +57,12 @@ struct bench {
 
 /* ---- server ---- */
 
-/* Starts a fresh server with the given password-hash cost ("test" or
- * "moderate") sized for `conns` client connections. */
+/* Starts a fresh server in b->srv with the given password-hash cost
+ * ("test" or "moderate"), sized for `conns` client connections. On failure
+ * the reason is printed and nothing is left running. */
 int bench_start(struct bench *b, const char *hash_cost, int64_t conns);
-/* Stops the current server; NULL-safe in spirit (no server: no-op). */
+/* Stops the current server and removes its directory; a no-op when none
+ * runs, so every scenario calls it on every path. */
 void bench_stop(struct bench *b);
 /* Samples the server (RSS, CPU). Returns 0 or BALAI_EIO. */
 int bench_sample(struct bench *b, struct bench_proc_sample *s);

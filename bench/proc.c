@@ -330,7 +330,19 @@ void bench_server_stop(struct bench_server *s)
     if (!s)
         return;
     if (s->pid > 0) {
-        int st;
+        int st = 0;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            /* gone before we asked: a crash or a fatal error mid-run */
+            if (WIFSIGNALED(st))
+                fprintf(stderr, "balai-bench: the server died during the run (signal %d)\n",
+                        WTERMSIG(st));
+            else
+                fprintf(stderr, "balai-bench: the server exited during the run (status %d)\n",
+                        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            print_log_tail(s->log_path);
+            s->keep = 1;
+            goto reaped;
+        }
         kill(s->pid, SIGTERM);
         int64_t deadline = bench_now_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
         while (waitpid(s->pid, &st, WNOHANG) == 0) {
@@ -343,6 +355,10 @@ void bench_server_stop(struct bench_server *s)
             }
             sleep_ms(10);
         }
+        if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+            fprintf(stderr, "balai-bench: the server died on SIGTERM with signal %d\n",
+                    WTERMSIG(st));
+    reaped:
         s->pid = 0;
         running_pid = 0;
     }
