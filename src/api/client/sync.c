@@ -18,6 +18,7 @@
 #include "sync/sync.h"
 #include "util/alloc.h"
 #include "util/json.h"
+#include "util/map.h"
 
 #define LOG_MODULE "sync"
 #include "util/log.h"
@@ -88,6 +89,43 @@ static int timeline_limit_of(const json_t *filter)
         return DEFAULT_TIMELINE_LIMIT;
     json_int_t v = json_integer_value(l);
     return v < 1 ? 1 : v > 100 ? 100 : (int)v;
+}
+
+/* Clients send the same filter with every /sync: remember what each one
+ * decoded to. Loop thread only; emptied when it grows past FILTER_CACHE. */
+#define FILTER_CACHE 1024
+static struct balai_map *filter_cache;
+
+static void filter_cache_clear(void)
+{
+    size_t it = 0, kl;
+    const void *k;
+    void *v;
+    while (balai_map_next(filter_cache, &it, &k, &kl, &v))
+        free(v);
+    balai_map_free(filter_cache);
+    filter_cache = NULL;
+}
+
+/* The timeline limit of a filter id or inline filter, or -1 when malformed. */
+static int filter_limit(const char *filter)
+{
+    int *cached;
+    if (filter_cache && (cached = balai_map_get_str(filter_cache, filter)))
+        return *cached;
+    json_t *f = filter_parse(filter);
+    if (!f)
+        return -1;
+    int limit = timeline_limit_of(f);
+    json_decref(f);
+    if (filter_cache && balai_map_count(filter_cache) >= FILTER_CACHE)
+        filter_cache_clear();
+    if (!filter_cache)
+        filter_cache = balai_map_new();
+    cached = balai_malloc(sizeof(*cached));
+    *cached = limit;
+    free(balai_map_put_str(filter_cache, filter, cached));
+    return limit;
 }
 
 static int own_user(struct balai_http_req *req, struct balai_session **s)
@@ -299,13 +337,11 @@ static void get_sync(struct balai_http_req *req)
             tmo = MAX_TIMEOUT_MS;
     }
     if (filter && *filter) {
-        json_t *f = filter_parse(filter);
-        if (!f) {
+        p.timeline_limit = filter_limit(filter);
+        if (p.timeline_limit < 0) {
             balai_api_error(req, 400, "M_INVALID_PARAM", "Unknown or malformed filter");
             return;
         }
-        p.timeline_limit = timeline_limit_of(f);
-        json_decref(f);
     }
     if (!p.initial) {
         int rc = balai_sync_token_parse(since, app->epoch, &p.since);
@@ -320,11 +356,16 @@ static void get_sync(struct balai_http_req *req)
             return;
         }
     }
-    size_t len;
-    char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);
-    if (body) {
-        balai_http_respond_take(req, 200, "application/json", body, len);
-        return;
+    /* Nothing committed since the token: no need to build before parking. */
+    int quiet = !p.initial && !p.full_state && tmo > 0 &&
+                p.since.pos[BALAI_STREAM_EVENTS] >= balai_rooms_max_pos(app->rooms);
+    if (!quiet) {
+        size_t len;
+        char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);
+        if (body) {
+            balai_http_respond_take(req, 200, "application/json", body, len);
+            return;
+        }
     }
     struct sync_wait *sw = balai_calloc(1, sizeof(*sw));
     sw->app = app;
