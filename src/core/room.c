@@ -603,6 +603,17 @@ struct balai_room *balai_rooms_add(struct balai_rooms *rs, const char *room_id,
     return r;
 }
 
+int balai_rooms_remove_unborn(struct balai_rooms *rs, struct balai_room *r)
+{
+    if (r->last_pos || r->npending || r->ring_len)
+        return BALAI_ESTATE;
+    if (balai_map_get_str(rs->rooms, r->room_id) != r)
+        return BALAI_ENOTFOUND;
+    balai_map_del_str(rs->rooms, r->room_id);
+    balai_room_free(r);
+    return BALAI_OK;
+}
+
 size_t balai_rooms_count(const struct balai_rooms *rs)
 {
     return balai_map_count(rs->rooms);

@@ -156,6 +156,9 @@ struct balai_room *balai_rooms_add(struct balai_rooms *rs, const char *room_id,
                                    const struct balai_room_version *rv, const char *creator,
                                    int is_direct);
 size_t balai_rooms_count(const struct balai_rooms *rs);
+/* Removes and frees a room that never committed an event (a creation that
+ * failed). BALAI_ESTATE if it has committed or pending events. */
+int balai_rooms_remove_unborn(struct balai_rooms *rs, struct balai_room *r);
 /* Calls fn for every room in which the user has or had a membership. */
 void balai_rooms_of_user(const struct balai_rooms *rs, const char *user_id,
                          void (*fn)(struct balai_room *r, void *arg), void *arg);

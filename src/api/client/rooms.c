@@ -425,6 +425,12 @@ static void make_plan(struct balai_app *app, const struct create *c, const struc
 static void created(struct balai_api_write *w)
 {
     struct balai_http_req *req = w->arg;
+    if (w->op.rc != BALAI_OK) {
+        /* nothing of the room was stored: forget it (its events were withdrawn) */
+        struct balai_app *app = w->app;
+        if (balai_rooms_remove_unborn(app->rooms, w->room) == BALAI_OK)
+            w->room = NULL;
+    }
     if (w->op.rc == BALAI_EEXIST && w->alias) {
         /* another request took the alias while this one was being written */
         balai_api_error(req, 400, "M_ROOM_IN_USE", "Room alias already taken");
@@ -493,9 +499,11 @@ static void create_room(struct balai_http_req *req)
     }
     rc = plan_run(app, room, p, &w, reason, sizeof(reason));
     if (rc != BALAI_OK) {
-        LOG_ERROR("room %s: an event that passed rehearsal was refused (%s): %s; the room "
-                  "stays empty",
-                  room_id, balai_strerror(rc), reason);
+        LOG_ERROR("room %s: an event that passed rehearsal was refused (%s): %s", room_id,
+                  balai_strerror(rc), reason);
+        balai_api_write_free(w);
+        w = NULL;
+        balai_rooms_remove_unborn(app->rooms, room);
         balai_api_error(req, 500, "M_UNKNOWN", "Could not create the room; try again");
         goto out;
     }
