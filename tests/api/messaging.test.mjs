@@ -194,6 +194,22 @@ describe('sending and reading', () => {
         assertError(await srv.request('GET', `${C}/rooms/${enc(r2)}/messages`, { token: carol }), 403, 'M_FORBIDDEN');
     });
 
+    it('two rooms created at once with the same alias: one wins, the other changes nothing', T, async () => {
+        const body = { preset: 'public_chat', room_alias_name: `race${Date.now()}` };
+        const [a, b] = await Promise.all([
+            srv.request('POST', `${C}/createRoom`, { token: alice, body }),
+            srv.request('POST', `${C}/createRoom`, { token: bob, body }),
+        ]);
+        const ok = [a, b].filter((r) => r.status === 200);
+        const lost = [a, b].filter((r) => r.status !== 200);
+        assert.equal(ok.length, 1, `${a.status} ${a.text} / ${b.status} ${b.text}`);
+        assertError(lost[0], 400, 'M_ROOM_IN_USE');
+        const alias = `#${body.room_alias_name}:${srv.serverName}`;
+        const d = await srv.request('GET', `${C}/directory/room/${enc(alias)}`, { token: alice });
+        assertOk(d);
+        assert.equal(d.json.room_id, ok[0].json.room_id);
+    });
+
     it('GET /event refuses unknown events and rooms the user cannot read', T, async () => {
         const r = await send(srv, alice, room, { body: 'x' });
         assertError(await srv.request('GET', `${C}/rooms/${enc(room)}/event/${enc('$nope')}`, { token: alice }), 404, 'M_NOT_FOUND');
