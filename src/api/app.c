@@ -50,6 +50,10 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_messages_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_capabilities_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_account_data_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_user_directory_routes(app);
     return rc;
 }
 

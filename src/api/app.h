@@ -24,6 +24,7 @@ struct balai_rooms;
 struct balai_notifier;
 struct balai_map;
 struct balai_api_wakes;
+struct balai_account_data;
 
 struct balai_app {
     struct balai_config *cfg;
@@ -46,12 +47,14 @@ struct balai_app {
     /* messaging */
     struct balai_rooms *rooms;
     struct balai_notifier *notifier;
-    struct balai_map *txns; /* "user\ndevice\ntxn" -> event id (char *) */
-    char epoch[32];         /* server epoch, in every sync token */
+    struct balai_map *txns;        /* "user\ndevice\ntxn" -> event id (char *) */
+    char epoch[32];                /* server epoch, in every sync token */
     struct balai_api_wakes *wakes; /* wake-ups gathered while completions drain */
-    uint8_t sign_sk[64];    /* Ed25519 signing key of the server */
-    char sign_key_id[40];   /* "ed25519:..." */
-    char bound_url[160];    /* http://ADDR:PORT actually listened on */
+    /* users' account data (api/account_data.h) */
+    struct balai_account_data *account_data;
+    uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
+    char sign_key_id[40]; /* "ed25519:..." */
+    char bound_url[160];  /* http://ADDR:PORT actually listened on */
 };
 
 /* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to

@@ -61,17 +61,20 @@ int balai_api_client_account_routes(struct balai_app *app);
 int balai_api_client_devices_routes(struct balai_app *app);
 int balai_api_client_profile_routes(struct balai_app *app);
 int balai_api_admin_users_routes(struct balai_app *app);
-int balai_api_client_rooms_routes(struct balai_app *app);        /* createRoom */
-int balai_api_client_membership_routes(struct balai_app *app);   /* join, invite, leave, ... */
-int balai_api_client_room_state_routes(struct balai_app *app);   /* GET state, members */
-int balai_api_client_directory_routes(struct balai_app *app);    /* room aliases */
-int balai_api_client_send_routes(struct balai_app *app);         /* send, PUT state */
-int balai_api_client_sync_routes(struct balai_app *app);         /* sync, filters */
-int balai_api_client_messages_routes(struct balai_app *app);     /* messages, event */
-int balai_api_client_capabilities_routes(struct balai_app *app); /* capabilities, pushrules */
+int balai_api_client_rooms_routes(struct balai_app *app);          /* createRoom */
+int balai_api_client_membership_routes(struct balai_app *app);     /* join, invite, leave, ... */
+int balai_api_client_room_state_routes(struct balai_app *app);     /* GET state, members */
+int balai_api_client_directory_routes(struct balai_app *app);      /* room aliases */
+int balai_api_client_send_routes(struct balai_app *app);           /* send, PUT state */
+int balai_api_client_sync_routes(struct balai_app *app);           /* sync, filters */
+int balai_api_client_messages_routes(struct balai_app *app);       /* messages, event */
+int balai_api_client_capabilities_routes(struct balai_app *app);   /* capabilities, pushrules */
+int balai_api_client_user_directory_routes(struct balai_app *app); /* user directory search */
 /* The accounts revoke hook's work: ends the session's parked /sync requests. */
 void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
 int balai_api_metrics_routes(struct balai_app *app);
+/* account data, room tags */
+int balai_api_client_account_data_routes(struct balai_app *app);
 
 /* Registers a route with app as its data. */
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/account_data.h"
 #include "api/app.h"
 #include "api/events.h"
 #include "cli/cli.h"
@@ -129,8 +130,13 @@ static int load_messaging(struct balai_app *app)
     app->txns = balai_map_new();
     balai_api_wakes_init(app);
     rc = balai_api_rooms_load(app);
-    if (rc != BALAI_OK)
+    if (rc != BALAI_OK) {
         balai_cli_fail("cannot load rooms from the database");
+        return rc;
+    }
+    rc = balai_api_account_data_load(app);
+    if (rc != BALAI_OK)
+        balai_cli_fail("cannot load account data from the database");
     return rc;
 }
 
@@ -392,6 +398,7 @@ out:
     balai_api_wakes_release(app);
     balai_notifier_free(app->notifier);
     balai_rooms_free(app->rooms);
+    balai_api_account_data_free(app->account_data);
     free_txns(app->txns);
     balai_wipe(app->sign_sk, sizeof(app->sign_sk));
     balai_keystore_free(app->keystore);

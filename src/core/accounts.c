@@ -240,3 +240,17 @@ size_t balai_accounts_list(const struct balai_accounts *a, const char *from, siz
     free(all);
     return count;
 }
+
+int balai_accounts_each(const struct balai_accounts *a, int (*fn)(struct balai_user *u, void *arg),
+                        void *arg)
+{
+    size_t it = 0, kl;
+    const void *k;
+    void *v;
+    while (balai_map_next(a->users, &it, &k, &kl, &v)) {
+        int rc = fn(v, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -83,6 +83,9 @@ void balai_accounts_revoke_user(struct balai_accounts *a, struct balai_user *u,
 /* Marks deactivated, clears the password, removes every device and session. */
 void balai_accounts_deactivate(struct balai_accounts *a, struct balai_user *u);
 
+/* Calls fn for every user, in no particular order; fn returns non-zero to stop. */
+int balai_accounts_each(const struct balai_accounts *a, int (*fn)(struct balai_user *u, void *arg),
+                        void *arg);
 /* Users sorted by id, strictly after `from` (NULL: from the start), at most
  * `limit`. Fills out[] (borrowed pointers) and returns the count. */
 size_t balai_accounts_list(const struct balai_accounts *a, const char *from, size_t limit,

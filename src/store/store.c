@@ -454,6 +454,13 @@ int balai_store_txn_event_set_blob(struct balai_store_txn *t, const char *event_
     return t->st->be->event_set_blob(t->st->db, event_id, blob, len, redacted);
 }
 
+int balai_store_txn_account_data_set(struct balai_store_txn *t, const char *user_id,
+                                     const char *room_id, const char *type, const uint8_t *blob,
+                                     size_t len, const char *key_name, int64_t *pos)
+{
+    return t->st->be->account_data_set(t->st->db, user_id, room_id, type, blob, len, key_name, pos);
+}
+
 /* Reads: dispatch to the backend's read side. */
 
 int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
@@ -565,4 +572,11 @@ int balai_store_debug_setting(struct balai_store *st, const char *name, char **o
     if (st->running)
         return BALAI_ESTATE;
     return st->be->debug_setting(st->db, name, out);
+}
+
+int balai_store_account_data_each(struct balai_store *st,
+                                  int (*fn)(const struct balai_account_data_rec *, void *),
+                                  void *arg)
+{
+    return st->be->account_data_each(st->db, fn, arg);
 }

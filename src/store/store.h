@@ -177,6 +177,20 @@ struct balai_event_rec {
     int redacted;         /* 0/1 */
 };
 
+/* A user's account data entry: global when room_id is "", else of that room.
+ * Its content is SEALED by the caller like an event's (`blob` is opaque,
+ * key_name names the keystore key). pos is the "account_data" stream
+ * position of its last change. */
+struct balai_account_data_rec {
+    const char *user_id;
+    const char *room_id; /* "" = global */
+    const char *type;
+    int64_t pos;
+    const uint8_t *blob;
+    size_t blob_len;
+    const char *key_name;
+};
+
 /* Transaction functions: writer thread, inside apply() only (or inside an
  * op run by balai_store_exec). Each returns 0 or a negative BALAI_E*:
  * BALAI_EEXIST on a unique conflict, BALAI_ENOTFOUND when the row to change
@@ -249,6 +263,12 @@ int balai_store_txn_unforget(struct balai_store_txn *t, const char *user_id, con
  * BALAI_EINVAL if blob is NULL. */
 int balai_store_txn_event_set_blob(struct balai_store_txn *t, const char *event_id,
                                    const uint8_t *blob, size_t len, int redacted);
+/* Sets (inserts or replaces) the account data (user_id, room_id, type),
+ * room_id "" for global data, at the next "account_data" stream position,
+ * stored in *pos. BALAI_EINVAL if a string, blob or key_name is NULL. */
+int balai_store_txn_account_data_set(struct balai_store_txn *t, const char *user_id,
+                                     const char *room_id, const char *type, const uint8_t *blob,
+                                     size_t len, const char *key_name, int64_t *pos);
 
 /* Reads (any thread, committed data only, separate connection). Rows come in
  * primary-key order. A callback returning non-zero stops the iteration and
@@ -306,6 +326,10 @@ int balai_store_aliases_each(struct balai_store *st,
 int balai_store_forgotten_each(struct balai_store *st,
                                int (*fn)(const char *user_id, const char *room_id, void *),
                                void *arg);
+/* Every account data entry, ordered by (user_id, room_id, type). */
+int balai_store_account_data_each(struct balai_store *st,
+                                  int (*fn)(const struct balai_account_data_rec *, void *),
+                                  void *arg);
 
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);

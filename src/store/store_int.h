@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define BALAI_STORE_BACKEND_ABI 2
+#define BALAI_STORE_BACKEND_ABI 3
 
 struct balai_store_backend {
     int abi; /* BALAI_STORE_BACKEND_ABI */
@@ -93,6 +93,12 @@ struct balai_store_backend {
     int (*aliases_each)(void *db, int (*fn)(const char *, const char *, const char *, void *),
                         void *arg);
     int (*forgotten_each)(void *db, int (*fn)(const char *, const char *, void *), void *arg);
+
+    /* Account data: a write (inside a savepoint) and a read. */
+    int (*account_data_set)(void *db, const char *user_id, const char *room_id, const char *type,
+                            const uint8_t *blob, size_t len, const char *key_name, int64_t *pos);
+    int (*account_data_each)(void *db, int (*fn)(const struct balai_account_data_rec *, void *),
+                             void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

@@ -33,6 +33,62 @@ int balai_sync_write_event(struct balai_buf *b, struct balai_ev *ev, const char 
     return balai_buf_append(b, js, len);
 }
 
+/* ---- account data ---- */
+
+struct ad_ctx {
+    struct balai_buf *b;
+    size_t n;
+};
+
+static void ad_write(const char *type, const char *json, size_t len, void *arg)
+{
+    struct ad_ctx *c = arg;
+    if (c->n++)
+        balai_buf_append_char(c->b, ',');
+    balai_buf_append_str(c->b, "{\"type\":");
+    balai_jsonw_str(c->b, type);
+    balai_buf_append_str(c->b, ",\"content\":");
+    balai_buf_append(c->b, json, len);
+    balai_buf_append_char(c->b, '}');
+}
+
+static void ad_count(const char *type, const char *json, size_t len, void *arg)
+{
+    (void)type;
+    (void)json;
+    (void)len;
+    (*(size_t *)arg)++;
+}
+
+/* The account data position the sync starts after. */
+static int64_t ad_since(const struct balai_sync_params *p)
+{
+    return p->initial ? 0 : p->since.pos[BALAI_STREAM_ACCOUNT_DATA];
+}
+
+/* Writes "account_data":{"events":[...]} with the entries of room_id (NULL =
+ * global) changed after `after`; returns their number. */
+static size_t write_account_data(struct balai_buf *b, const struct balai_sync_params *p,
+                                 const char *room_id, int64_t after)
+{
+    struct ad_ctx c = {b, 0};
+    balai_buf_append_str(b, "\"account_data\":{\"events\":[");
+    if (p->account_data_each)
+        p->account_data_each(p->account_data_src, p->user_id, room_id, after, ad_write, &c);
+    balai_buf_append_str(b, "]}");
+    return c.n;
+}
+
+/* The number of entries of room_id changed after `after`. */
+static size_t count_account_data(const struct balai_sync_params *p, const char *room_id,
+                                 int64_t after)
+{
+    size_t n = 0;
+    if (p->account_data_each)
+        p->account_data_each(p->account_data_src, p->user_id, room_id, after, ad_count, &n);
+    return n;
+}
+
 struct room_ctx {
     const struct balai_sync_params *p;
     struct balai_rooms *rs;
@@ -152,7 +208,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Writes one room; returns the number of timeline and state events written. */
+/* Writes one room; returns the number of timeline and state events and, for
+ * a joined room (summary), of account data entries written. */
 static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_room *r,
                          int64_t after, int64_t upto, int full, int summary)
 {
@@ -199,10 +256,12 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
         balai_buf_printf(b, "],\"m.joined_member_count\":%zu,\"m.invited_member_count\":%zu}",
                          balai_room_joined_count(r), balai_room_invited_count(r));
     }
-    if (summary)
-        balai_buf_append_str(b, ",\"ephemeral\":{\"events\":[]},\"account_data\":{\"events\":[]},"
-                                "\"unread_notifications\":{\"notification_count\":0,"
+    if (summary) {
+        balai_buf_append_str(b, ",\"ephemeral\":{\"events\":[]},");
+        written += write_account_data(b, p, balai_room_id(r), full ? 0 : ad_since(p));
+        balai_buf_append_str(b, ",\"unread_notifications\":{\"notification_count\":0,"
                                 "\"highlight_count\":0}");
+    }
     balai_buf_append_char(b, '}');
     return written;
 }
@@ -264,7 +323,8 @@ static void each_room(struct balai_room *r, void *arg)
         return;
     if (strcmp(m, "join") == 0) {
         int full = changed || p->full_state;
-        if (!full && balai_room_last_pos(r) <= since)
+        if (!full && balai_room_last_pos(r) <= since &&
+            !count_account_data(p, balai_room_id(r), ad_since(p)))
             return;
         struct balai_buf *b = &c->join;
         size_t mark = b->len;
@@ -307,6 +367,8 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
 
     next = p->since;
     next.pos[BALAI_STREAM_EVENTS] = upto;
+    if (p->account_data_each && p->account_data_pos > next.pos[BALAI_STREAM_ACCOUNT_DATA])
+        next.pos[BALAI_STREAM_ACCOUNT_DATA] = p->account_data_pos;
     balai_sync_token_format(p->epoch, &next, tok, sizeof(tok));
     balai_buf_printf(out, "{\"next_batch\":\"%s\",\"rooms\":{\"join\":{", tok);
     if (c.join.len)
@@ -317,12 +379,13 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
     balai_buf_append_str(out, "},\"leave\":{");
     if (c.leave.len)
         balai_buf_append(out, c.leave.data, c.leave.len);
-    balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[]},"
-                              "\"account_data\":{\"events\":[]},\"to_device\":{\"events\":[]},"
+    balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[]},");
+    size_t nglobal = write_account_data(out, p, NULL, ad_since(p));
+    balai_buf_append_str(out, ",\"to_device\":{\"events\":[]},"
                               "\"device_lists\":{\"changed\":[],\"left\":[]},"
                               "\"device_one_time_keys_count\":{\"signed_curve25519\":0},"
                               "\"device_unused_fallback_key_types\":[]}");
-    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave;
+    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave || nglobal;
     balai_buf_release(&c.join);
     balai_buf_release(&c.invite);
     balai_buf_release(&c.leave);

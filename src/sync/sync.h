@@ -9,11 +9,20 @@
 #ifndef BALAI_SYNC_SYNC_H
 #define BALAI_SYNC_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/room.h"
 #include "sync/token.h"
 #include "util/buf.h"
+
+/* Visits one account data entry: its type and content (a serialised JSON
+ * object of len bytes), both borrowed for the call. */
+typedef void (*balai_sync_ad_visit_fn)(const char *type, const char *json, size_t len, void *arg);
+/* A source of account data: calls visit for every entry of user_id in room_id
+ * (NULL = global data) whose position is > after. */
+typedef void (*balai_sync_ad_each_fn)(void *src, const char *user_id, const char *room_id,
+                                      int64_t after, balai_sync_ad_visit_fn visit, void *arg);
 
 struct balai_sync_params {
     const char *user_id;
@@ -23,6 +32,11 @@ struct balai_sync_params {
     int initial;
     int full_state;
     int timeline_limit; /* per room, >= 1 */
+    /* account data: NULL each = none; pos is the current account data
+     * position, written into next_batch */
+    balai_sync_ad_each_fn account_data_each;
+    void *account_data_src;
+    int64_t account_data_pos;
 };
 
 /* Writes the response for events up to `upto` into out. *has_updates is set

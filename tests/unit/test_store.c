@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "store_helpers.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 static int insert_user_body(struct balai_store_txn *t, const void *ctx)
@@ -124,7 +125,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     int v = -1;
 
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     assert_int_equal(users_count(f->st), 0);
     assert_int_equal(run(f->st, insert_user_body, "@alice:test"), 0);
 
@@ -132,7 +133,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     reopen(f);
     reopen(f);
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     assert_int_equal(users_count(f->st), 1);
 }
 
@@ -230,7 +231,7 @@ static void test_migrate_from_v1(void **state)
     cfg.path = path;
     assert_int_equal(balai_store_open(&cfg, &st), 0);
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     assert_int_equal(users_count(st), 1);
     /* Events continue the stream counter of schema 1. */
     assert_int_equal(run(st, first_event_body, (const void *)(uintptr_t)&pos), 0);
@@ -240,7 +241,7 @@ static void test_migrate_from_v1(void **state)
     st = NULL;
     assert_int_equal(balai_store_open(&cfg, &st), 0); /* idempotent */
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     assert_int_equal(balai_store_pos_current(st, "events"), 6);
     balai_store_close(st);
     free(path);
@@ -578,6 +579,49 @@ static void test_meta_get_set(void **state)
     assert_int_equal(run(f->st, meta_body, kv3), 0); /* deleting an absent key is fine */
 }
 
+/* --- account data --- */
+
+static int account_data_body(struct balai_store_txn *t, const void *ctx)
+{
+    const char *const *a = ctx; /* user, room, type, content */
+    int64_t pos = 0;
+    int rc = balai_store_txn_account_data_set(t, a[0], a[1], a[2], (const uint8_t *)a[3],
+                                              strlen(a[3]), "user:x:0", &pos);
+
+    return rc == 0 ? (int)pos : rc;
+}
+
+static int collect_account_data(const struct balai_account_data_rec *r, void *arg)
+{
+    struct balai_buf *b = arg;
+
+    balai_buf_printf(b, "%s|%s|%s|%lld|%.*s|%s;", r->user_id, r->room_id, r->type,
+                     (long long)r->pos, (int)r->blob_len, (const char *)r->blob, r->key_name);
+    return 0;
+}
+
+static void test_account_data(void **state)
+{
+    struct fixture *f = *state;
+    const char *g1[] = {"@a:test", "", "m.direct", "one"};
+    const char *r1[] = {"@a:test", "!r:test", "m.tag", "two"};
+    const char *g2[] = {"@a:test", "", "m.direct", "three"};
+    const char *bad[] = {"@a:test", NULL, "m.direct", "x"};
+    struct balai_buf b;
+
+    assert_int_equal(run(f->st, account_data_body, g1), 1);
+    assert_int_equal(run(f->st, account_data_body, r1), 2);
+    assert_int_equal(run(f->st, account_data_body, g2), 3); /* replaces */
+    assert_int_equal(run(f->st, account_data_body, bad), BALAI_EINVAL);
+    assert_int_equal(balai_store_pos_current(f->st, "account_data"), 3);
+    reopen(f);
+    balai_buf_init(&b, 0);
+    assert_int_equal(balai_store_account_data_each(f->st, collect_account_data, &b), 0);
+    assert_string_equal(b.data, "@a:test||m.direct|3|three|user:x:0;"
+                                "@a:test|!r:test|m.tag|2|two|user:x:0;");
+    balai_buf_release(&b);
+}
+
 /* --- the writer thread --- */
 
 struct user_op {
@@ -829,6 +873,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_stops_on_nonzero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_get_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_op_in_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_stop_drains, setup, teardown),

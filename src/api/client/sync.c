@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/account_data.h"
 #include "api/common.h"
 #include "core/accounts.h"
 #include "core/room.h"
@@ -233,9 +234,13 @@ static void wait_free(struct sync_wait *sw)
 static char *build(struct balai_app *app, const struct balai_sync_params *p, int force, size_t *len)
 {
     struct balai_buf b;
+    struct balai_sync_params q = *p;
     int has = 0;
+    q.account_data_each = balai_api_account_data_each;
+    q.account_data_src = app->account_data;
+    q.account_data_pos = balai_api_account_data_pos(app->account_data);
     balai_buf_init(&b, 0);
-    balai_sync_build(app->rooms, p, balai_rooms_max_pos(app->rooms), &b, &has);
+    balai_sync_build(app->rooms, &q, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
         balai_buf_release(&b);
         return NULL;
@@ -358,7 +363,9 @@ static void get_sync(struct balai_http_req *req)
     }
     /* Nothing committed since the token: no need to build before parking. */
     int quiet = !p.initial && !p.full_state && tmo > 0 &&
-                p.since.pos[BALAI_STREAM_EVENTS] >= balai_rooms_max_pos(app->rooms);
+                p.since.pos[BALAI_STREAM_EVENTS] >= balai_rooms_max_pos(app->rooms) &&
+                p.since.pos[BALAI_STREAM_ACCOUNT_DATA] >=
+                    balai_api_account_data_user_pos(app->account_data, p.user_id);
     if (!quiet) {
         size_t len;
         char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);

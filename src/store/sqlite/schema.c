@@ -106,9 +106,24 @@ static const char migration_2[] = "CREATE TABLE rooms (\n"
                                   "    PRIMARY KEY (user_id, room_id)\n"
                                   ");\n";
 
+/* Account data (global when room_id is '', else of that room), one row per
+ * (user, room, type). The content is sealed by the caller with the user's
+ * key (key_name); pos is the "account_data" stream position of the last
+ * change. */
+static const char migration_3[] = "CREATE TABLE account_data (\n"
+                                  "    user_id TEXT NOT NULL,\n"
+                                  "    room_id TEXT NOT NULL DEFAULT '',\n"
+                                  "    type TEXT NOT NULL,\n"
+                                  "    pos INTEGER NOT NULL,\n"
+                                  "    key_name TEXT NOT NULL,\n"
+                                  "    content BLOB NOT NULL,\n"
+                                  "    PRIMARY KEY (user_id, room_id, type)\n"
+                                  ");\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
+    {3, "account data", migration_3},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

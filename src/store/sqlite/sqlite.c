@@ -119,6 +119,12 @@ const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
     [W_UNFORGET] = {"unforget", "DELETE FROM forgotten WHERE user_id = ?1 AND room_id = ?2"},
     [W_EVENT_SET_BLOB] = {"event_set_blob",
                           "UPDATE events SET blob = ?2, redacted = ?3 WHERE event_id = ?1"},
+    [W_ACCOUNT_DATA_SET] = {"account_data_set",
+                            "INSERT INTO account_data (user_id, room_id, type, pos, key_name,"
+                            " content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                            " ON CONFLICT (user_id, room_id, type) DO UPDATE SET"
+                            " pos = excluded.pos, key_name = excluded.key_name,"
+                            " content = excluded.content"},
 };
 
 /* The columns of an event row, in the order event_row() (sqlite_rooms.c)
@@ -175,6 +181,9 @@ const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
                    "SELECT alias, room_id, creator FROM room_aliases ORDER BY alias"},
     [R_FORGOTTEN] = {"forgotten_each",
                      "SELECT user_id, room_id FROM forgotten ORDER BY user_id, room_id"},
+    [R_ACCOUNT_DATA] = {"account_data_each",
+                        "SELECT user_id, room_id, type, pos, key_name, content FROM account_data"
+                        " ORDER BY user_id, room_id, type"},
 };
 
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
@@ -805,5 +814,7 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .txns_each = balai__sqlite_txns_each,
     .aliases_each = balai__sqlite_aliases_each,
     .forgotten_each = balai__sqlite_forgotten_each,
+    .account_data_set = balai__sqlite_account_data_set,
+    .account_data_each = balai__sqlite_account_data_each,
     .debug_setting = sqlite_debug_setting,
 };

@@ -3,7 +3,8 @@
  * The backend is four files: sqlite.c (connections, migrations, the statement
  * tables, transactions, stream positions and the backend table), schema.c
  * (the migrations), sqlite_accounts.c (users, devices, tokens, meta) and
- * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten). The
+ * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten), and
+ * sqlite_account_data.c (account data). The
  * backend functions follow the contracts of store_int.h. */
 #ifndef BALAI_STORE_SQLITE_SQLITE_INT_H
 #define BALAI_STORE_SQLITE_SQLITE_INT_H
@@ -71,6 +72,7 @@ enum wstmt {
     W_FORGET,
     W_UNFORGET,
     W_EVENT_SET_BLOB,
+    W_ACCOUNT_DATA_SET,
     W__COUNT
 };
 
@@ -93,6 +95,7 @@ enum rstmt {
     R_TXNS,
     R_ALIASES,
     R_FORGOTTEN,
+    R_ACCOUNT_DATA,
     R__COUNT
 };
 
@@ -211,5 +214,13 @@ int balai__sqlite_aliases_each(void *db,
                                void *arg);
 int balai__sqlite_forgotten_each(void *db, int (*fn)(const char *, const char *, void *),
                                  void *arg);
+
+/* Backend functions of sqlite_account_data.c. */
+int balai__sqlite_account_data_set(void *db, const char *user_id, const char *room_id,
+                                   const char *type, const uint8_t *blob, size_t len,
+                                   const char *key_name, int64_t *pos);
+int balai__sqlite_account_data_each(void *db,
+                                    int (*fn)(const struct balai_account_data_rec *, void *),
+                                    void *arg);
 
 #endif
