@@ -96,7 +96,8 @@ static void post_search(struct balai_http_req *req)
     for (size_t i = 0; term[i]; i++)
         s.term[i] = (char)tolower((unsigned char)term[i]);
     balai_accounts_each(app->accounts, match, &s);
-    qsort(s.hits, s.n, sizeof(*s.hits), by_name);
+    if (s.n)
+        qsort(s.hits, s.n, sizeof(*s.hits), by_name);
     json_t *results = json_array();
     for (size_t i = 0; i < s.n && (int64_t)i < limit; i++) {
         json_t *r = json_pack("{s:s}", "user_id", s.hits[i]->user_id);
