@@ -239,6 +239,33 @@ void balai_api_account_data_each(void *src, const char *user_id, const char *roo
     }
 }
 
+int balai_api_account_data_txn_set(struct balai_app *app, struct balai_store_txn *t,
+                                   const char *user_id, const char *room_id, const char *type,
+                                   const char *json, size_t len, int64_t *pos)
+{
+    char key_name[320];
+    uint8_t key[32];
+    uint8_t *blob = NULL;
+    char *ad = NULL;
+    size_t adlen, blen;
+    int rc;
+
+    balai_api_user_key_name(user_id, key_name, sizeof(key_name));
+    rc = balai_keystore_get_or_create(app->keystore, key_name, key);
+    if (rc != BALAI_OK)
+        goto out;
+    blen = len + BALAI_SEAL_OVERHEAD;
+    blob = balai_malloc(blen);
+    ad = balai_api_account_data_ad(user_id, room_id, type, &adlen);
+    balai_seal(key, ad, adlen, json, len, blob);
+    rc = balai_store_txn_account_data_set(t, user_id, room_id, type, blob, blen, key_name, pos);
+out:
+    balai_wipe(key, sizeof(key));
+    free(blob);
+    free(ad);
+    return rc;
+}
+
 /* ---- loading at start ---- */
 
 struct load_ctx {

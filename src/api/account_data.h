@@ -16,6 +16,7 @@
 #include "sync/sync.h"
 
 struct balai_account_data;
+struct balai_store_txn;
 
 /* Creates app->account_data and loads every entry from the store (at start,
  * before serving). An entry that cannot be unsealed is logged and skipped.
@@ -47,6 +48,15 @@ void balai_api_account_data_pending_begin(struct balai_account_data *ad, const c
                                           const char *room_id, const char *type, const char *json);
 void balai_api_account_data_pending_end(struct balai_account_data *ad, const char *user_id,
                                         const char *room_id, const char *type);
+
+/* The write of an entry, for store ops (writer thread, inside apply): seals
+ * json (len bytes) with the user's data key (created when missing) and sets
+ * (user, room, type), room_id "" for global data; *pos gets the new
+ * position. Memory is not touched: call balai_api_account_data_put once
+ * committed. Returns 0 or a negative BALAI_E*. */
+int balai_api_account_data_txn_set(struct balai_app *app, struct balai_store_txn *t,
+                                   const char *user_id, const char *room_id, const char *type,
+                                   const char *json, size_t len, int64_t *pos);
 
 /* The highest committed position of all users (0 when none). */
 int64_t balai_api_account_data_pos(const struct balai_account_data *ad);

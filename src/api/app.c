@@ -4,6 +4,8 @@
 #include "api/app.h"
 #include "api/client/uia.h"
 #include "api/common.h"
+#include "api/receipts.h"
+#include "api/typing.h"
 #include "core/accounts.h"
 #include "core/throttle.h"
 
@@ -54,6 +56,10 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_account_data_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_user_directory_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_typing_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_receipts_routes(app);
     return rc;
 }
 
@@ -62,6 +68,7 @@ void balai_api_release(struct balai_app *app)
     balai_throttle_free(app->login_account);
     balai_throttle_free(app->login_ip);
     balai_uia_free(app->uia);
+    balai_api_typing_release(app);
     app->login_account = NULL;
     app->login_ip = NULL;
     app->uia = NULL;

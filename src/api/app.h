@@ -25,6 +25,9 @@ struct balai_notifier;
 struct balai_map;
 struct balai_api_wakes;
 struct balai_account_data;
+struct balai_typing;
+struct balai_receipts;
+struct balai_timer;
 
 struct balai_app {
     struct balai_config *cfg;
@@ -52,6 +55,11 @@ struct balai_app {
     struct balai_api_wakes *wakes; /* wake-ups gathered while completions drain */
     /* users' account data (api/account_data.h) */
     struct balai_account_data *account_data;
+    /* typing notices (api/typing.h), in memory only */
+    struct balai_typing *typing;
+    struct balai_timer *typing_timer;
+    /* read receipts (api/receipts.h) */
+    struct balai_receipts *receipts;
     uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
     char sign_key_id[40]; /* "ed25519:..." */
     char bound_url[160];  /* http://ADDR:PORT actually listened on */

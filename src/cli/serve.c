@@ -19,6 +19,7 @@
 #include "api/account_data.h"
 #include "api/app.h"
 #include "api/events.h"
+#include "api/receipts.h"
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "core/room.h"
@@ -135,8 +136,13 @@ static int load_messaging(struct balai_app *app)
         return rc;
     }
     rc = balai_api_account_data_load(app);
-    if (rc != BALAI_OK)
+    if (rc != BALAI_OK) {
         balai_cli_fail("cannot load account data from the database");
+        return rc;
+    }
+    rc = balai_api_receipts_load(app);
+    if (rc != BALAI_OK)
+        balai_cli_fail("cannot load receipts from the database");
     return rc;
 }
 
@@ -399,6 +405,7 @@ out:
     balai_notifier_free(app->notifier);
     balai_rooms_free(app->rooms);
     balai_api_account_data_free(app->account_data);
+    balai_api_receipts_free(app->receipts);
     free_txns(app->txns);
     balai_wipe(app->sign_sk, sizeof(app->sign_sk));
     balai_keystore_free(app->keystore);

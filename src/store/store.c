@@ -461,6 +461,13 @@ int balai_store_txn_account_data_set(struct balai_store_txn *t, const char *user
     return t->st->be->account_data_set(t->st->db, user_id, room_id, type, blob, len, key_name, pos);
 }
 
+int balai_store_txn_receipt_set(struct balai_store_txn *t, const char *room_id, const char *user_id,
+                                const char *type, const char *thread_id, const char *event_id,
+                                int64_t ts, int64_t *pos)
+{
+    return t->st->be->receipt_set(t->st->db, room_id, user_id, type, thread_id, event_id, ts, pos);
+}
+
 /* Reads: dispatch to the backend's read side. */
 
 int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
@@ -579,4 +586,10 @@ int balai_store_account_data_each(struct balai_store *st,
                                   void *arg)
 {
     return st->be->account_data_each(st->db, fn, arg);
+}
+
+int balai_store_receipts_each(struct balai_store *st,
+                              int (*fn)(const struct balai_receipt_rec *, void *), void *arg)
+{
+    return st->be->receipts_each(st->db, fn, arg);
 }

@@ -191,6 +191,19 @@ struct balai_account_data_rec {
     const char *key_name;
 };
 
+/* A read receipt: type "m.read" or "m.read.private", thread_id "" when
+ * unthreaded. ts is when it was sent (ms since the epoch), pos the
+ * "receipts" stream position of its last change. */
+struct balai_receipt_rec {
+    const char *room_id;
+    const char *user_id;
+    const char *type;
+    const char *thread_id;
+    const char *event_id;
+    int64_t ts;
+    int64_t pos;
+};
+
 /* Transaction functions: writer thread, inside apply() only (or inside an
  * op run by balai_store_exec). Each returns 0 or a negative BALAI_E*:
  * BALAI_EEXIST on a unique conflict, BALAI_ENOTFOUND when the row to change
@@ -269,6 +282,12 @@ int balai_store_txn_event_set_blob(struct balai_store_txn *t, const char *event_
 int balai_store_txn_account_data_set(struct balai_store_txn *t, const char *user_id,
                                      const char *room_id, const char *type, const uint8_t *blob,
                                      size_t len, const char *key_name, int64_t *pos);
+/* Sets (inserts or replaces) the receipt (room_id, user_id, type, thread_id)
+ * to event_id and ts, at the next "receipts" stream position, stored in
+ * *pos. BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_receipt_set(struct balai_store_txn *t, const char *room_id, const char *user_id,
+                                const char *type, const char *thread_id, const char *event_id,
+                                int64_t ts, int64_t *pos);
 
 /* Reads (any thread, committed data only, separate connection). Rows come in
  * primary-key order. A callback returning non-zero stops the iteration and
@@ -330,6 +349,9 @@ int balai_store_forgotten_each(struct balai_store *st,
 int balai_store_account_data_each(struct balai_store *st,
                                   int (*fn)(const struct balai_account_data_rec *, void *),
                                   void *arg);
+/* Every receipt, ordered by (room_id, user_id, type, thread_id). */
+int balai_store_receipts_each(struct balai_store *st,
+                              int (*fn)(const struct balai_receipt_rec *, void *), void *arg);
 
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);

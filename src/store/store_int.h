@@ -99,6 +99,10 @@ struct balai_store_backend {
                             const uint8_t *blob, size_t len, const char *key_name, int64_t *pos);
     int (*account_data_each)(void *db, int (*fn)(const struct balai_account_data_rec *, void *),
                              void *arg);
+    /* Receipts: a write (inside a savepoint) and a read. */
+    int (*receipt_set)(void *db, const char *room_id, const char *user_id, const char *type,
+                       const char *thread_id, const char *event_id, int64_t ts, int64_t *pos);
+    int (*receipts_each)(void *db, int (*fn)(const struct balai_receipt_rec *, void *), void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

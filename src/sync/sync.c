@@ -89,6 +89,28 @@ static size_t count_account_data(const struct balai_sync_params *p, const char *
     return n;
 }
 
+/* ---- ephemeral events ---- */
+
+/* The position of `stream` the sync starts after, for a room not new to it. */
+static int64_t eph_since(const struct balai_sync_params *p, int stream)
+{
+    return p->initial ? 0 : p->since.pos[stream];
+}
+
+/* Writes (b non-NULL) or counts the room's typing notices and receipts. */
+static size_t ephemeral(struct balai_buf *b, const struct balai_sync_params *p, const char *room_id,
+                        int full)
+{
+    size_t n = 0;
+    if (p->typing_each)
+        n += p->typing_each(p->typing_src, p->user_id, room_id,
+                            full ? 0 : eph_since(p, BALAI_STREAM_TYPING), b, 0);
+    if (p->receipts_each)
+        n += p->receipts_each(p->receipts_src, p->user_id, room_id,
+                              full ? 0 : eph_since(p, BALAI_STREAM_RECEIPTS), b, n > 0);
+    return n;
+}
+
 struct room_ctx {
     const struct balai_sync_params *p;
     struct balai_rooms *rs;
@@ -257,7 +279,9 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
                          balai_room_joined_count(r), balai_room_invited_count(r));
     }
     if (summary) {
-        balai_buf_append_str(b, ",\"ephemeral\":{\"events\":[]},");
+        balai_buf_append_str(b, ",\"ephemeral\":{\"events\":[");
+        written += ephemeral(b, p, balai_room_id(r), full);
+        balai_buf_append_str(b, "]},");
         written += write_account_data(b, p, balai_room_id(r), full ? 0 : ad_since(p));
         balai_buf_append_str(b, ",\"unread_notifications\":{\"notification_count\":0,"
                                 "\"highlight_count\":0}");
@@ -324,7 +348,8 @@ static void each_room(struct balai_room *r, void *arg)
     if (strcmp(m, "join") == 0) {
         int full = changed || p->full_state;
         if (!full && balai_room_last_pos(r) <= since &&
-            !count_account_data(p, balai_room_id(r), ad_since(p)))
+            !count_account_data(p, balai_room_id(r), ad_since(p)) &&
+            !ephemeral(NULL, p, balai_room_id(r), 0))
             return;
         struct balai_buf *b = &c->join;
         size_t mark = b->len;
@@ -369,6 +394,10 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
     next.pos[BALAI_STREAM_EVENTS] = upto;
     if (p->account_data_each && p->account_data_pos > next.pos[BALAI_STREAM_ACCOUNT_DATA])
         next.pos[BALAI_STREAM_ACCOUNT_DATA] = p->account_data_pos;
+    if (p->typing_each)
+        next.pos[BALAI_STREAM_TYPING] = p->typing_pos;
+    if (p->receipts_each && p->receipts_pos > next.pos[BALAI_STREAM_RECEIPTS])
+        next.pos[BALAI_STREAM_RECEIPTS] = p->receipts_pos;
     balai_sync_token_format(p->epoch, &next, tok, sizeof(tok));
     balai_buf_printf(out, "{\"next_batch\":\"%s\",\"rooms\":{\"join\":{", tok);
     if (c.join.len)

@@ -24,6 +24,13 @@ typedef void (*balai_sync_ad_visit_fn)(const char *type, const char *json, size_
 typedef void (*balai_sync_ad_each_fn)(void *src, const char *user_id, const char *room_id,
                                       int64_t after, balai_sync_ad_visit_fn visit, void *arg);
 
+/* A source of ephemeral events (typing, receipts) of one room: appends to b
+ * those user_id may see that changed after `after` (0: everything current,
+ * for a room new to the sync), each preceded by a comma when `comma` or when
+ * not the first, and returns how many it wrote. With b NULL it only counts. */
+typedef size_t (*balai_sync_eph_fn)(void *src, const char *user_id, const char *room_id,
+                                    int64_t after, struct balai_buf *b, int comma);
+
 struct balai_sync_params {
     const char *user_id;
     const char *device_id;
@@ -37,6 +44,14 @@ struct balai_sync_params {
     balai_sync_ad_each_fn account_data_each;
     void *account_data_src;
     int64_t account_data_pos;
+    /* typing notices and receipts: NULL fn = none; pos is the stream's
+     * current position, written into next_batch */
+    balai_sync_eph_fn typing_each;
+    void *typing_src;
+    int64_t typing_pos;
+    balai_sync_eph_fn receipts_each;
+    void *receipts_src;
+    int64_t receipts_pos;
 };
 
 /* Writes the response for events up to `upto` into out. *has_updates is set

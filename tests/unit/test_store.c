@@ -125,7 +125,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     int v = -1;
 
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     assert_int_equal(users_count(f->st), 0);
     assert_int_equal(run(f->st, insert_user_body, "@alice:test"), 0);
 
@@ -133,7 +133,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     reopen(f);
     reopen(f);
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     assert_int_equal(users_count(f->st), 1);
 }
 
@@ -231,7 +231,7 @@ static void test_migrate_from_v1(void **state)
     cfg.path = path;
     assert_int_equal(balai_store_open(&cfg, &st), 0);
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     assert_int_equal(users_count(st), 1);
     /* Events continue the stream counter of schema 1. */
     assert_int_equal(run(st, first_event_body, (const void *)(uintptr_t)&pos), 0);
@@ -241,7 +241,7 @@ static void test_migrate_from_v1(void **state)
     st = NULL;
     assert_int_equal(balai_store_open(&cfg, &st), 0); /* idempotent */
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     assert_int_equal(balai_store_pos_current(st, "events"), 6);
     balai_store_close(st);
     free(path);
@@ -622,6 +622,51 @@ static void test_account_data(void **state)
     balai_buf_release(&b);
 }
 
+/* --- receipts --- */
+
+static int receipt_body(struct balai_store_txn *t, const void *ctx)
+{
+    const char *const *a = ctx; /* room, user, type, thread, event */
+    int64_t pos = 0;
+    int rc = balai_store_txn_receipt_set(t, a[0], a[1], a[2], a[3], a[4], 1234, &pos);
+
+    return rc == 0 ? (int)pos : rc;
+}
+
+static int collect_receipt(const struct balai_receipt_rec *r, void *arg)
+{
+    struct balai_buf *b = arg;
+
+    balai_buf_printf(b, "%s|%s|%s|%s|%s|%lld|%lld;", r->room_id, r->user_id, r->type, r->thread_id,
+                     r->event_id, (long long)r->ts, (long long)r->pos);
+    return 0;
+}
+
+static void test_receipts(void **state)
+{
+    struct fixture *f = *state;
+    const char *a1[] = {"!r:test", "@a:test", "m.read", "", "$1"};
+    const char *a2[] = {"!r:test", "@a:test", "m.read", "main", "$2"};
+    const char *a3[] = {"!r:test", "@a:test", "m.read", "", "$3"};
+    const char *p1[] = {"!r:test", "@a:test", "m.read.private", "", "$4"};
+    const char *bad[] = {"!r:test", "@a:test", "m.read", NULL, "$5"};
+    struct balai_buf b;
+
+    assert_int_equal(run(f->st, receipt_body, a1), 1);
+    assert_int_equal(run(f->st, receipt_body, a2), 2);
+    assert_int_equal(run(f->st, receipt_body, a3), 3); /* replaces */
+    assert_int_equal(run(f->st, receipt_body, p1), 4);
+    assert_int_equal(run(f->st, receipt_body, bad), BALAI_EINVAL);
+    assert_int_equal(balai_store_pos_current(f->st, "receipts"), 4);
+    reopen(f);
+    balai_buf_init(&b, 0);
+    assert_int_equal(balai_store_receipts_each(f->st, collect_receipt, &b), 0);
+    assert_string_equal(b.data, "!r:test|@a:test|m.read||$3|1234|3;"
+                                "!r:test|@a:test|m.read|main|$2|1234|2;"
+                                "!r:test|@a:test|m.read.private||$4|1234|4;");
+    balai_buf_release(&b);
+}
+
 /* --- the writer thread --- */
 
 struct user_op {
@@ -874,6 +919,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_each_stops_on_nonzero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_op_in_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_stop_drains, setup, teardown),

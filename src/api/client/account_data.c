@@ -20,8 +20,6 @@
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "core/room.h"
-#include "crypto/crypto.h"
-#include "crypto/keystore.h"
 #include "store/store.h"
 #include "sync/notifier.h"
 #include "util/alloc.h"
@@ -61,28 +59,8 @@ static void write_free(struct ad_write *w)
 static int write_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
     struct ad_write *w = (struct ad_write *)op;
-    char key_name[320];
-    uint8_t key[32];
-    uint8_t *blob = NULL;
-    char *ad = NULL;
-    size_t adlen, blen;
-    int rc;
-
-    balai_api_user_key_name(w->user_id, key_name, sizeof(key_name));
-    rc = balai_keystore_get_or_create(w->app->keystore, key_name, key);
-    if (rc != BALAI_OK)
-        goto out;
-    blen = w->len + BALAI_SEAL_OVERHEAD;
-    blob = balai_malloc(blen);
-    ad = balai_api_account_data_ad(w->user_id, w->room_id, w->type, &adlen);
-    balai_seal(key, ad, adlen, w->json, w->len, blob);
-    rc = balai_store_txn_account_data_set(t, w->user_id, w->room_id, w->type, blob, blen, key_name,
-                                          &w->pos);
-out:
-    balai_wipe(key, sizeof(key));
-    free(blob);
-    free(ad);
-    return rc;
+    return balai_api_account_data_txn_set(w->app, t, w->user_id, w->room_id, w->type, w->json,
+                                          w->len, &w->pos);
 }
 
 static void write_done(struct balai_store_op *op)

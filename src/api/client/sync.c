@@ -11,6 +11,8 @@
 
 #include "api/account_data.h"
 #include "api/common.h"
+#include "api/receipts.h"
+#include "api/typing.h"
 #include "core/accounts.h"
 #include "core/room.h"
 #include "crypto/crypto.h"
@@ -239,6 +241,12 @@ static char *build(struct balai_app *app, const struct balai_sync_params *p, int
     q.account_data_each = balai_api_account_data_each;
     q.account_data_src = app->account_data;
     q.account_data_pos = balai_api_account_data_pos(app->account_data);
+    q.typing_each = balai_api_typing_each;
+    q.typing_src = app;
+    q.typing_pos = balai_api_typing_pos(app);
+    q.receipts_each = balai_api_receipts_each;
+    q.receipts_src = app->receipts;
+    q.receipts_pos = balai_api_receipts_pos(app->receipts);
     balai_buf_init(&b, 0);
     balai_sync_build(app->rooms, &q, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
@@ -365,7 +373,9 @@ static void get_sync(struct balai_http_req *req)
     int quiet = !p.initial && !p.full_state && tmo > 0 &&
                 p.since.pos[BALAI_STREAM_EVENTS] >= balai_rooms_max_pos(app->rooms) &&
                 p.since.pos[BALAI_STREAM_ACCOUNT_DATA] >=
-                    balai_api_account_data_user_pos(app->account_data, p.user_id);
+                    balai_api_account_data_user_pos(app->account_data, p.user_id) &&
+                p.since.pos[BALAI_STREAM_TYPING] >= balai_api_typing_pos(app) &&
+                p.since.pos[BALAI_STREAM_RECEIPTS] >= balai_api_receipts_pos(app->receipts);
     if (!quiet) {
         size_t len;
         char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);

@@ -120,10 +120,25 @@ static const char migration_3[] = "CREATE TABLE account_data (\n"
                                   "    PRIMARY KEY (user_id, room_id, type)\n"
                                   ");\n";
 
+/* Read receipts (type m.read or m.read.private), one row per (room, user,
+ * type, thread); thread_id '' is the unthreaded receipt. ts is when it was
+ * sent (ms), pos the "receipts" stream position of the last change. */
+static const char migration_4[] = "CREATE TABLE receipts (\n"
+                                  "    room_id TEXT NOT NULL,\n"
+                                  "    user_id TEXT NOT NULL,\n"
+                                  "    type TEXT NOT NULL,\n"
+                                  "    thread_id TEXT NOT NULL DEFAULT '',\n"
+                                  "    event_id TEXT NOT NULL,\n"
+                                  "    ts INTEGER NOT NULL,\n"
+                                  "    pos INTEGER NOT NULL,\n"
+                                  "    PRIMARY KEY (room_id, user_id, type, thread_id)\n"
+                                  ");\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
     {3, "account data", migration_3},
+    {4, "receipts", migration_4},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

@@ -125,6 +125,11 @@ const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
                             " ON CONFLICT (user_id, room_id, type) DO UPDATE SET"
                             " pos = excluded.pos, key_name = excluded.key_name,"
                             " content = excluded.content"},
+    [W_RECEIPT_SET] = {"receipt_set",
+                       "INSERT INTO receipts (room_id, user_id, type, thread_id, event_id, ts, pos)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                       " ON CONFLICT (room_id, user_id, type, thread_id) DO UPDATE SET"
+                       " event_id = excluded.event_id, ts = excluded.ts, pos = excluded.pos"},
 };
 
 /* The columns of an event row, in the order event_row() (sqlite_rooms.c)
@@ -184,6 +189,9 @@ const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
     [R_ACCOUNT_DATA] = {"account_data_each",
                         "SELECT user_id, room_id, type, pos, key_name, content FROM account_data"
                         " ORDER BY user_id, room_id, type"},
+    [R_RECEIPTS] = {"receipts_each",
+                    "SELECT room_id, user_id, type, thread_id, event_id, ts, pos FROM receipts"
+                    " ORDER BY room_id, user_id, type, thread_id"},
 };
 
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
@@ -816,5 +824,7 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .forgotten_each = balai__sqlite_forgotten_each,
     .account_data_set = balai__sqlite_account_data_set,
     .account_data_each = balai__sqlite_account_data_each,
+    .receipt_set = balai__sqlite_receipt_set,
+    .receipts_each = balai__sqlite_receipts_each,
     .debug_setting = sqlite_debug_setting,
 };

@@ -1,10 +1,10 @@
 /* sqlite_int.h: what the SQLite backend's files share (store/sqlite/ only).
  *
- * The backend is four files: sqlite.c (connections, migrations, the statement
+ * The backend is these files: sqlite.c (connections, migrations, the statement
  * tables, transactions, stream positions and the backend table), schema.c
  * (the migrations), sqlite_accounts.c (users, devices, tokens, meta) and
- * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten), and
- * sqlite_account_data.c (account data). The
+ * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten),
+ * sqlite_account_data.c (account data) and sqlite_receipts.c (receipts). The
  * backend functions follow the contracts of store_int.h. */
 #ifndef BALAI_STORE_SQLITE_SQLITE_INT_H
 #define BALAI_STORE_SQLITE_SQLITE_INT_H
@@ -73,6 +73,7 @@ enum wstmt {
     W_UNFORGET,
     W_EVENT_SET_BLOB,
     W_ACCOUNT_DATA_SET,
+    W_RECEIPT_SET,
     W__COUNT
 };
 
@@ -96,6 +97,7 @@ enum rstmt {
     R_ALIASES,
     R_FORGOTTEN,
     R_ACCOUNT_DATA,
+    R_RECEIPTS,
     R__COUNT
 };
 
@@ -222,5 +224,12 @@ int balai__sqlite_account_data_set(void *db, const char *user_id, const char *ro
 int balai__sqlite_account_data_each(void *db,
                                     int (*fn)(const struct balai_account_data_rec *, void *),
                                     void *arg);
+
+/* Backend functions of sqlite_receipts.c. */
+int balai__sqlite_receipt_set(void *db, const char *room_id, const char *user_id, const char *type,
+                              const char *thread_id, const char *event_id, int64_t ts,
+                              int64_t *pos);
+int balai__sqlite_receipts_each(void *db, int (*fn)(const struct balai_receipt_rec *, void *),
+                                void *arg);
 
 #endif
