@@ -60,6 +60,8 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_typing_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_receipts_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_public_rooms_routes(app);
     return rc;
 }
 

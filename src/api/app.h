@@ -27,6 +27,7 @@ struct balai_api_wakes;
 struct balai_account_data;
 struct balai_typing;
 struct balai_receipts;
+struct balai_room_directory;
 struct balai_timer;
 
 struct balai_app {
@@ -60,6 +61,8 @@ struct balai_app {
     struct balai_timer *typing_timer;
     /* read receipts (api/receipts.h) */
     struct balai_receipts *receipts;
+    /* rooms published in the room directory (api/room_directory.h) */
+    struct balai_room_directory *room_directory;
     uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
     char sign_key_id[40]; /* "ed25519:..." */
     char bound_url[160];  /* http://ADDR:PORT actually listened on */

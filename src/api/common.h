@@ -75,6 +75,8 @@ void balai_api_sync_revoked(struct balai_session *s, struct balai_app *app);
 int balai_api_metrics_routes(struct balai_app *app);
 /* account data, room tags */
 int balai_api_client_account_data_routes(struct balai_app *app);
+/* room directory visibility, publicRooms */
+int balai_api_client_public_rooms_routes(struct balai_app *app);
 
 /* Registers a route with app as its data. */
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,

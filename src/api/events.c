@@ -7,6 +7,7 @@
 
 #include "api/common.h"
 #include "api/events.h"
+#include "api/room_directory.h"
 #include "core/auth.h"
 #include "core/event.h"
 #include "crypto/crypto.h"
@@ -286,6 +287,8 @@ rest:
     if (w->forget && w->forget_user)
         rc = w->forget > 0 ? balai_store_txn_forget(t, w->forget_user, room_id)
                            : balai_store_txn_unforget(t, w->forget_user, room_id);
+    if (rc == BALAI_OK && w->publish)
+        rc = balai_store_txn_room_publish(t, room_id, 1, balai_now_ms());
 out:
     balai_wipe(key, sizeof(key));
     return rc;
@@ -416,6 +419,8 @@ static void write_done(struct balai_store_op *op)
                                   balai_room_creator(w->room));
         if (w->forget && w->forget_user)
             balai_rooms_forget(app->rooms, w->forget_user, balai_room_id(w->room), w->forget > 0);
+        if (w->publish)
+            balai_api_room_directory_set(app->room_directory, balai_room_id(w->room), 1);
         wakes_add_room(app->wakes, w->room);
         for (size_t i = 0; i < w->nevs; i++) {
             struct balai_ev *ev = w->evs[i];

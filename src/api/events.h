@@ -42,6 +42,8 @@ struct balai_api_write {
     /* a forget flag change of forget_user for this room: 1 forget, -1 unforget, 0 none */
     int forget;
     char *forget_user;
+    /* publish the room in the room directory (createRoom visibility "public") */
+    int publish;
     int submitted;
     balai_write_done_fn done; /* loop thread, after memory is updated; rc in op.rc */
     void *arg;

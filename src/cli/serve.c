@@ -20,6 +20,7 @@
 #include "api/app.h"
 #include "api/events.h"
 #include "api/receipts.h"
+#include "api/room_directory.h"
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "core/room.h"
@@ -141,8 +142,13 @@ static int load_messaging(struct balai_app *app)
         return rc;
     }
     rc = balai_api_receipts_load(app);
-    if (rc != BALAI_OK)
+    if (rc != BALAI_OK) {
         balai_cli_fail("cannot load receipts from the database");
+        return rc;
+    }
+    rc = balai_api_room_directory_load(app);
+    if (rc != BALAI_OK)
+        balai_cli_fail("cannot load the room directory from the database");
     return rc;
 }
 
@@ -406,6 +412,7 @@ out:
     balai_rooms_free(app->rooms);
     balai_api_account_data_free(app->account_data);
     balai_api_receipts_free(app->receipts);
+    balai_api_room_directory_free(app->room_directory);
     free_txns(app->txns);
     balai_wipe(app->sign_sk, sizeof(app->sign_sk));
     balai_keystore_free(app->keystore);

@@ -468,6 +468,12 @@ int balai_store_txn_receipt_set(struct balai_store_txn *t, const char *room_id, 
     return t->st->be->receipt_set(t->st->db, room_id, user_id, type, thread_id, event_id, ts, pos);
 }
 
+int balai_store_txn_room_publish(struct balai_store_txn *t, const char *room_id, int published,
+                                 int64_t ts)
+{
+    return t->st->be->room_publish(t->st->db, room_id, published, ts);
+}
+
 /* Reads: dispatch to the backend's read side. */
 
 int balai_store_users_each(struct balai_store *st, int (*fn)(const struct balai_user_rec *, void *),
@@ -592,4 +598,10 @@ int balai_store_receipts_each(struct balai_store *st,
                               int (*fn)(const struct balai_receipt_rec *, void *), void *arg)
 {
     return st->be->receipts_each(st->db, fn, arg);
+}
+
+int balai_store_published_each(struct balai_store *st,
+                               int (*fn)(const char *room_id, int64_t ts, void *), void *arg)
+{
+    return st->be->published_each(st->db, fn, arg);
 }

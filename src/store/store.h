@@ -288,6 +288,12 @@ int balai_store_txn_account_data_set(struct balai_store_txn *t, const char *user
 int balai_store_txn_receipt_set(struct balai_store_txn *t, const char *room_id, const char *user_id,
                                 const char *type, const char *thread_id, const char *event_id,
                                 int64_t ts, int64_t *pos);
+/* Publishes (published != 0) the room in the public room directory at ts
+ * (ms), or removes it; idempotent (republishing keeps the first ts).
+ * BALAI_ENOTFOUND if publishing a room that does not exist, BALAI_EINVAL if
+ * room_id is NULL. */
+int balai_store_txn_room_publish(struct balai_store_txn *t, const char *room_id, int published,
+                                 int64_t ts);
 
 /* Reads (any thread, committed data only, separate connection). Rows come in
  * primary-key order. A callback returning non-zero stops the iteration and
@@ -352,6 +358,10 @@ int balai_store_account_data_each(struct balai_store *st,
 /* Every receipt, ordered by (room_id, user_id, type, thread_id). */
 int balai_store_receipts_each(struct balai_store *st,
                               int (*fn)(const struct balai_receipt_rec *, void *), void *arg);
+/* Every room published in the room directory, ordered by room_id, with the
+ * time it was published. */
+int balai_store_published_each(struct balai_store *st,
+                               int (*fn)(const char *room_id, int64_t ts, void *), void *arg);
 
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);

@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define BALAI_STORE_BACKEND_ABI 3
+#define BALAI_STORE_BACKEND_ABI 4
 
 struct balai_store_backend {
     int abi; /* BALAI_STORE_BACKEND_ABI */
@@ -103,6 +103,9 @@ struct balai_store_backend {
     int (*receipt_set)(void *db, const char *room_id, const char *user_id, const char *type,
                        const char *thread_id, const char *event_id, int64_t ts, int64_t *pos);
     int (*receipts_each)(void *db, int (*fn)(const struct balai_receipt_rec *, void *), void *arg);
+    /* Room directory: a write (inside a savepoint) and a read. */
+    int (*room_publish)(void *db, const char *room_id, int published, int64_t ts);
+    int (*published_each)(void *db, int (*fn)(const char *, int64_t, void *), void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

@@ -1,6 +1,6 @@
 /* test_store_rooms.c: unit tests for the rooms and events API of src/store/
  * (rooms, events and their positions, current state, txns, aliases,
- * forgotten rooms) and a micro-benchmark of event inserts through the
+ * forgotten rooms, the room directory) and a micro-benchmark of event inserts through the
  * writer, each on a fresh database in a temporary directory. */
 #include "balai.h"
 
@@ -554,6 +554,66 @@ static void test_aliases(void **state)
     assert_string_equal(out, "#y:test>!a:test(@bob:test)");
 }
 
+/* --- the room directory (migration 5) --- */
+
+static int publish_body(struct balai_store_txn *t, const void *ctx)
+{
+    (void)ctx;
+    assert_int_equal(insert_room_body(t, "!a:test"), 0);
+    assert_int_equal(insert_room_body(t, "!b:test"), 0);
+    assert_int_equal(balai_store_txn_room_publish(t, "!b:test", 1, 100), 0);
+    assert_int_equal(balai_store_txn_room_publish(t, "!a:test", 1, 200), 0);
+    /* idempotent: the first ts is kept */
+    assert_int_equal(balai_store_txn_room_publish(t, "!a:test", 1, 300), 0);
+    assert_int_equal(balai_store_txn_room_publish(t, "!nowhere:test", 1, 100), BALAI_ENOTFOUND);
+    assert_int_equal(balai_store_txn_room_publish(t, NULL, 1, 100), BALAI_EINVAL);
+    return 0;
+}
+
+static int unpublish_body(struct balai_store_txn *t, const void *ctx)
+{
+    (void)ctx;
+    assert_int_equal(balai_store_txn_room_publish(t, "!a:test", 0, 0), 0);
+    assert_int_equal(balai_store_txn_room_publish(t, "!a:test", 0, 0), 0); /* idempotent */
+    assert_int_equal(balai_store_txn_room_publish(t, "!nowhere:test", 0, 0), 0);
+    return 0;
+}
+
+static int collect_published(const char *room_id, int64_t ts, void *arg)
+{
+    char *out = arg;
+    size_t len = strlen(out);
+
+    snprintf(out + len, 256 - len, "%s%s@%lld", len ? " " : "", room_id, (long long)ts);
+    return 0;
+}
+
+static int stop_published(const char *room_id, int64_t ts, void *arg)
+{
+    (void)room_id;
+    (void)ts;
+    (void)arg;
+    return 7;
+}
+
+static void test_room_directory(void **state)
+{
+    struct fixture *f = *state;
+    char out[256] = "";
+
+    assert_int_equal(balai_store_published_each(f->st, collect_published, out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(run(f->st, publish_body, NULL), 0);
+    assert_int_equal(balai_store_published_each(f->st, collect_published, out), 0);
+    assert_string_equal(out, "!a:test@200 !b:test@100");
+    assert_int_equal(balai_store_published_each(f->st, stop_published, NULL), 7);
+    assert_int_equal(run(f->st, unpublish_body, NULL), 0);
+    reopen(f);
+    out[0] = 0;
+    assert_int_equal(balai_store_published_each(f->st, collect_published, out), 0);
+    assert_string_equal(out, "!b:test@100");
+}
+
 static int forget_body(struct balai_store_txn *t, const void *ctx)
 {
     (void)ctx;
@@ -740,6 +800,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_room_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bench_event_insert, setup, teardown),
     };
 

@@ -146,6 +146,7 @@ struct create {
     char *alias; /* "#name:server", owned */
     const struct balai_room_version *rv;
     int is_direct;
+    int publish;           /* visibility "public": listed in the room directory */
     json_t *invite;        /* borrowed from the body: strings, deduplicated in invitees */
     const char **invitees; /* borrowed strings */
     size_t ninvitees;
@@ -178,6 +179,7 @@ static int parse(struct balai_http_req *req, json_t *body, struct create *c)
                         "'visibility' must be \"public\" or \"private\"");
         return BALAI_EINVAL;
     }
+    c->publish = visibility && strcmp(visibility, "public") == 0;
     if (!c->preset) {
         c->preset =
             visibility && strcmp(visibility, "public") == 0 ? "public_chat" : "private_chat";
@@ -510,6 +512,7 @@ static void create_room(struct balai_http_req *req)
     w->new_room = 1;
     w->alias = c.alias;
     c.alias = NULL;
+    w->publish = c.publish;
     w->done = created;
     w->arg = req;
     balai_api_write_submit(w);

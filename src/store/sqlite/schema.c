@@ -134,11 +134,19 @@ static const char migration_4[] = "CREATE TABLE receipts (\n"
                                   "    PRIMARY KEY (room_id, user_id, type, thread_id)\n"
                                   ");\n";
 
+/* The public room directory: one row per published room; published_ts is
+ * when it was published (ms). */
+static const char migration_5[] = "CREATE TABLE room_directory (\n"
+                                  "    room_id TEXT PRIMARY KEY REFERENCES rooms(room_id),\n"
+                                  "    published_ts INTEGER NOT NULL\n"
+                                  ");\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
     {3, "account data", migration_3},
     {4, "receipts", migration_4},
+    {5, "room directory", migration_5},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

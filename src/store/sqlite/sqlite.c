@@ -130,6 +130,10 @@ const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                        " ON CONFLICT (room_id, user_id, type, thread_id) DO UPDATE SET"
                        " event_id = excluded.event_id, ts = excluded.ts, pos = excluded.pos"},
+    [W_ROOM_PUBLISH] = {"room_publish",
+                        "INSERT INTO room_directory (room_id, published_ts) VALUES (?1, ?2)"
+                        " ON CONFLICT (room_id) DO NOTHING"},
+    [W_ROOM_UNPUBLISH] = {"room_unpublish", "DELETE FROM room_directory WHERE room_id = ?1"},
 };
 
 /* The columns of an event row, in the order event_row() (sqlite_rooms.c)
@@ -192,6 +196,8 @@ const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
     [R_RECEIPTS] = {"receipts_each",
                     "SELECT room_id, user_id, type, thread_id, event_id, ts, pos FROM receipts"
                     " ORDER BY room_id, user_id, type, thread_id"},
+    [R_PUBLISHED] = {"published_each",
+                     "SELECT room_id, published_ts FROM room_directory ORDER BY room_id"},
 };
 
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
@@ -826,5 +832,7 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .account_data_each = balai__sqlite_account_data_each,
     .receipt_set = balai__sqlite_receipt_set,
     .receipts_each = balai__sqlite_receipts_each,
+    .room_publish = balai__sqlite_room_publish,
+    .published_each = balai__sqlite_published_each,
     .debug_setting = sqlite_debug_setting,
 };

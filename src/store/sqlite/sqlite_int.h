@@ -4,7 +4,8 @@
  * tables, transactions, stream positions and the backend table), schema.c
  * (the migrations), sqlite_accounts.c (users, devices, tokens, meta) and
  * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten),
- * sqlite_account_data.c (account data) and sqlite_receipts.c (receipts). The
+ * sqlite_account_data.c (account data), sqlite_receipts.c (receipts) and
+ * sqlite_directory.c (the room directory). The
  * backend functions follow the contracts of store_int.h. */
 #ifndef BALAI_STORE_SQLITE_SQLITE_INT_H
 #define BALAI_STORE_SQLITE_SQLITE_INT_H
@@ -74,6 +75,8 @@ enum wstmt {
     W_EVENT_SET_BLOB,
     W_ACCOUNT_DATA_SET,
     W_RECEIPT_SET,
+    W_ROOM_PUBLISH,
+    W_ROOM_UNPUBLISH,
     W__COUNT
 };
 
@@ -98,6 +101,7 @@ enum rstmt {
     R_FORGOTTEN,
     R_ACCOUNT_DATA,
     R_RECEIPTS,
+    R_PUBLISHED,
     R__COUNT
 };
 
@@ -231,5 +235,9 @@ int balai__sqlite_receipt_set(void *db, const char *room_id, const char *user_id
                               int64_t *pos);
 int balai__sqlite_receipts_each(void *db, int (*fn)(const struct balai_receipt_rec *, void *),
                                 void *arg);
+
+/* Backend functions of sqlite_directory.c. */
+int balai__sqlite_room_publish(void *db, const char *room_id, int published, int64_t ts);
+int balai__sqlite_published_each(void *db, int (*fn)(const char *, int64_t, void *), void *arg);
 
 #endif
