@@ -47,6 +47,8 @@ int balai_api_init(struct balai_app *app)
     if (rc == BALAI_OK)
         rc = balai_api_client_send_routes(app);
     if (rc == BALAI_OK)
+        rc = balai_api_client_redact_routes(app);
+    if (rc == BALAI_OK)
         rc = balai_api_client_sync_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_messages_routes(app);

@@ -66,6 +66,7 @@ int balai_api_client_membership_routes(struct balai_app *app);     /* join, invi
 int balai_api_client_room_state_routes(struct balai_app *app);     /* GET state, members */
 int balai_api_client_directory_routes(struct balai_app *app);      /* room aliases */
 int balai_api_client_send_routes(struct balai_app *app);           /* send, PUT state */
+int balai_api_client_redact_routes(struct balai_app *app);         /* redact */
 int balai_api_client_sync_routes(struct balai_app *app);           /* sync, filters */
 int balai_api_client_messages_routes(struct balai_app *app);       /* messages, event */
 int balai_api_client_capabilities_routes(struct balai_app *app);   /* capabilities, pushrules */

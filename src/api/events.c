@@ -10,6 +10,7 @@
 #include "api/room_directory.h"
 #include "core/auth.h"
 #include "core/event.h"
+#include "core/redact.h"
 #include "crypto/crypto.h"
 #include "crypto/keystore.h"
 #include "sync/notifier.h"
@@ -46,6 +47,10 @@ void balai_api_write_free(struct balai_api_write *w)
         balai_ev_unref(w->evs[i]);
         free(w->plain[i]);
     }
+    for (size_t i = 0; i < w->nredacted; i++) {
+        balai_ev_unref(w->redacted[i]);
+        free(w->redacted_plain[i]);
+    }
     free(w->txn_user);
     free(w->txn_device);
     free(w->txn_id);
@@ -59,9 +64,9 @@ static const char *e2ee_denied =
     "must stay readable by the server so that data-loss prevention, retention and audit "
     "apply. Send the message unencrypted.";
 
-int balai_api_event_add(struct balai_api_write *w, const char *sender, const char *type,
-                        const char *state_key, const json_t *content, char *reason,
-                        size_t reasonlen)
+static int event_add(struct balai_api_write *w, const char *sender, const char *type,
+                     const char *state_key, const char *redacts, const json_t *content,
+                     char *reason, size_t reasonlen)
 {
     struct balai_app *app = w->app;
     struct balai_room *room = w->room;
@@ -98,6 +103,7 @@ int balai_api_event_add(struct balai_api_write *w, const char *sender, const cha
         .depth = depth + 1,
         .prev_events = prev,
         .auth_events = auth,
+        .redacts = redacts,
         .key = &key,
     };
     rc = balai_event_build(&p, &pdu, &event_id);
@@ -135,6 +141,46 @@ out:
     json_decref(prev);
     json_decref(auth);
     return rc;
+}
+
+int balai_api_event_add(struct balai_api_write *w, const char *sender, const char *type,
+                        const char *state_key, const json_t *content, char *reason,
+                        size_t reasonlen)
+{
+    return event_add(w, sender, type, state_key, NULL, content, reason, reasonlen);
+}
+
+int balai_api_event_add_redaction(struct balai_api_write *w, const char *sender,
+                                  const char *redacts_event_id, const json_t *content, char *reason,
+                                  size_t reasonlen)
+{
+    return event_add(w, sender, "m.room.redaction", NULL, redacts_event_id, content, reason,
+                     reasonlen);
+}
+
+int balai_api_write_redact_target(struct balai_api_write *w, const struct balai_ev *target)
+{
+    if (w->nredacted == BALAI_WRITE_MAX_REDACTS)
+        return BALAI_EBUSY;
+    json_t *pdu = balai_redact_rv(target->pdu, balai_room_version(w->room));
+    if (!pdu)
+        return BALAI_EINVAL;
+    size_t len;
+    char *plain = balai_json_dump(pdu, 0, &len);
+    if (!plain) {
+        json_decref(pdu);
+        return BALAI_EINVAL;
+    }
+    struct balai_ev *ev = balai_ev_new(pdu, target->event_id);
+    ev->pos = target->pos;
+    if (target->txn_id) {
+        ev->txn_device = balai_strdup(target->txn_device);
+        ev->txn_id = balai_strdup(target->txn_id);
+    }
+    w->redacted[w->nredacted] = ev;
+    w->redacted_plain[w->nredacted] = plain;
+    w->redacted_len[w->nredacted++] = len;
+    return BALAI_OK;
 }
 
 void balai_api_event_error(struct balai_http_req *req, int rc, const char *reason)
@@ -223,7 +269,7 @@ static int write_apply_inner(struct balai_store_txn *t, struct balai_api_write *
     int rc = BALAI_OK;
 
     balai_api_room_key_name(room_id, key_name, sizeof(key_name));
-    if (!w->new_room && w->nevs == 0)
+    if (!w->new_room && w->nevs == 0 && w->nredacted == 0)
         goto rest;
     rc = w->new_room ? balai_keystore_get_or_create(app->keystore, key_name, key)
                      : balai_keystore_get(app->keystore, key_name, key);
@@ -271,6 +317,17 @@ static int write_apply_inner(struct balai_store_txn *t, struct balai_api_write *
             if (rc != BALAI_OK)
                 goto out;
         }
+    }
+    /* a redaction destroys the original: its sealed PDU is overwritten */
+    for (size_t i = 0; i < w->nredacted; i++) {
+        const char *id = w->redacted[i]->event_id;
+        size_t blen = w->redacted_len[i] + BALAI_SEAL_OVERHEAD;
+        uint8_t *blob = balai_malloc(blen);
+        balai_seal(key, id, strlen(id), w->redacted_plain[i], w->redacted_len[i], blob);
+        rc = balai_store_txn_event_set_blob(t, id, blob, blen, 1);
+        free(blob);
+        if (rc != BALAI_OK)
+            goto out;
     }
 rest:
     if (w->txn_user && w->nevs) {
@@ -412,6 +469,8 @@ static void write_done(struct balai_store_op *op)
             if (ev->membership)
                 balai_rooms_note_member(app->rooms, w->room, ev->state_key);
         }
+        for (size_t i = 0; i < w->nredacted; i++)
+            balai_room_replace(w->room, w->redacted[i]);
         if (tk && w->nevs)
             free(balai_map_put_str(app->txns, tk, balai_strdup(w->evs[0]->event_id)));
         if (w->alias)

@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 #define BALAI_WRITE_MAX_EVENTS 128
+#define BALAI_WRITE_MAX_REDACTS 8
 
 struct balai_api_write;
 typedef void (*balai_write_done_fn)(struct balai_api_write *w);
@@ -44,6 +45,12 @@ struct balai_api_write {
     char *forget_user;
     /* publish the room in the room directory (createRoom visibility "public") */
     int publish;
+    /* redaction targets: each stored event's sealed PDU is replaced by its
+     * redacted form (sealed by the writer), and the cached event by `redacted` */
+    struct balai_ev *redacted[BALAI_WRITE_MAX_REDACTS];
+    char *redacted_plain[BALAI_WRITE_MAX_REDACTS];
+    size_t redacted_len[BALAI_WRITE_MAX_REDACTS];
+    size_t nredacted;
     int submitted;
     balai_write_done_fn done; /* loop thread, after memory is updated; rc in op.rc */
     void *arg;
@@ -61,6 +68,19 @@ void balai_api_write_free(struct balai_api_write *w);
 int balai_api_event_add(struct balai_api_write *w, const char *sender, const char *type,
                         const char *state_key, const json_t *content, char *reason,
                         size_t reasonlen);
+
+/* The same for an m.room.redaction event of `redacts_event_id` (in the
+ * content or at the top level, as the room version wants). */
+int balai_api_event_add_redaction(struct balai_api_write *w, const char *sender,
+                                  const char *redacts_event_id, const json_t *content, char *reason,
+                                  size_t reasonlen);
+
+/* Adds `target` (borrowed; a committed event of w's room, pos set) as a
+ * redaction target: the write replaces its stored PDU with the redacted form
+ * (redacted flag set), and on commit the room's cached copies too. Returns
+ * BALAI_OK, BALAI_EBUSY when the write holds too many targets, BALAI_EINVAL
+ * when the event cannot be redacted (unsupported version). */
+int balai_api_write_redact_target(struct balai_api_write *w, const struct balai_ev *target);
 
 /* Queues the write. w->done runs when it committed or failed; then w is freed. */
 void balai_api_write_submit(struct balai_api_write *w);

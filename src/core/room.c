@@ -368,6 +368,30 @@ void balai_room_commit(struct balai_room *r, struct balai_ev *ev)
     remove_pending(r, ev);
 }
 
+void balai_room_replace(struct balai_room *r, struct balai_ev *redacted)
+{
+    for (size_t i = 0; i < r->ring_len; i++) {
+        size_t at = (r->ring_start + i) % r->ring_cap;
+        if (strcmp(r->ring[at]->event_id, redacted->event_id) == 0) {
+            balai_ev_unref(r->ring[at]);
+            r->ring[at] = balai_ev_ref(redacted);
+            break;
+        }
+    }
+    if (!redacted->type || !redacted->state_key)
+        return;
+    size_t tl = strlen(redacted->type), sl = strlen(redacted->state_key);
+    char *key = balai_malloc(tl + sl + 1);
+    memcpy(key, redacted->type, tl + 1);
+    memcpy(key + tl + 1, redacted->state_key, sl);
+    struct balai_ev *cur = balai_map_get(r->state_evs, key, tl + sl + 1);
+    if (cur && strcmp(cur->event_id, redacted->event_id) == 0) {
+        balai_ev_unref(balai_map_put(r->state_evs, key, tl + sl + 1, balai_ev_ref(redacted)));
+        balai_state_set(r->state, redacted->event_id, redacted->pdu);
+    }
+    free(key);
+}
+
 void balai_room_abort(struct balai_room *r, struct balai_ev *ev)
 {
     remove_pending(r, ev);

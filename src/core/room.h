@@ -95,6 +95,11 @@ void balai_room_add_pending(struct balai_room *r, struct balai_ev *ev);
  * arrive in increasing order. Drops the pending reference, takes a
  * committed one. */
 void balai_room_commit(struct balai_room *r, struct balai_ev *ev);
+/* A committed event was redacted: `redacted` (same event_id and pos, the
+ * redacted PDU) replaces the event in the cache ring and, when it is the
+ * current state for its (type, state_key), in the state. Takes references
+ * as needed (the caller keeps its own). An event not held is ignored. */
+void balai_room_replace(struct balai_room *r, struct balai_ev *redacted);
 /* The writer refused `ev`: its pending state is withdrawn. */
 void balai_room_abort(struct balai_room *r, struct balai_ev *ev);
 /* Loads a committed event at start (state events through balai_room_load_state,

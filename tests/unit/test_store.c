@@ -155,6 +155,9 @@ static void test_settings_in_effect(void **state)
     assert_int_equal(balai_store_debug_setting(f->st, "busy_timeout", &v), 0);
     assert_true(atoi(v) > 0);
     free(v);
+    assert_int_equal(balai_store_debug_setting(f->st, "secure_delete", &v), 0);
+    assert_string_equal(v, "1");
+    free(v);
     assert_int_equal(balai_store_debug_setting(f->st, "user_version; DROP TABLE users", &v),
                      BALAI_EINVAL);
     assert_null(v);

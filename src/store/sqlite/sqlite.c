@@ -572,6 +572,11 @@ static int sqlite_open(const char *path, void **out)
     rc = set_pragma(db->w, "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1");
     if (rc != BALAI_OK)
         goto out;
+    /* Deleted or replaced content (a redacted event's sealed original) is
+     * overwritten with zeros in the database file, not left in free pages. */
+    rc = set_pragma(db->w, "PRAGMA secure_delete = ON", "PRAGMA secure_delete", "1");
+    if (rc != BALAI_OK)
+        goto out;
     rc = migrate(db->w);
     if (rc != BALAI_OK)
         goto out;
@@ -762,7 +767,7 @@ static int sqlite_schema_version(void *p, int *out)
 static int sqlite_debug_setting(void *p, const char *name, char **out)
 {
     static const char *const allowed[] = {"journal_mode", "synchronous", "foreign_keys",
-                                          "busy_timeout"};
+                                          "busy_timeout", "secure_delete"};
     struct sqlite_db *db = p;
     char *sql;
     int rc;
