@@ -319,6 +319,6 @@ int balai_api_account_data_load(struct balai_app *app)
         return (int)pos;
     if (pos > app->account_data->pos)
         app->account_data->pos = pos;
-    LOG_INFO("loaded %zu account data entries", c.loaded);
+    LOG_DEBUG("loaded %zu account data entries", c.loaded);
     return BALAI_OK;
 }

@@ -64,6 +64,10 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_receipts_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_public_rooms_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_keys_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_to_device_routes(app);
     return rc;
 }
 

@@ -28,6 +28,8 @@ struct balai_account_data;
 struct balai_typing;
 struct balai_receipts;
 struct balai_room_directory;
+struct balai_e2e_keys;
+struct balai_to_device;
 struct balai_timer;
 
 struct balai_app {
@@ -63,6 +65,10 @@ struct balai_app {
     struct balai_receipts *receipts;
     /* rooms published in the room directory (api/room_directory.h) */
     struct balai_room_directory *room_directory;
+    /* end-to-end encryption keys (api/e2e_keys.h) */
+    struct balai_e2e_keys *e2e_keys;
+    /* to-device messages waiting for their device (api/to_device.h) */
+    struct balai_to_device *to_device;
     uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
     char sign_key_id[40]; /* "ed25519:..." */
     char bound_url[160];  /* http://ADDR:PORT actually listened on */

@@ -79,6 +79,11 @@ int balai_api_client_account_data_routes(struct balai_app *app);
 /* room directory visibility, publicRooms */
 int balai_api_client_public_rooms_routes(struct balai_app *app);
 
+/* end-to-end encryption keys (keys upload/query/claim/..., room_keys/version) */
+int balai_api_client_keys_routes(struct balai_app *app);
+/* sendToDevice */
+int balai_api_client_to_device_routes(struct balai_app *app);
+
 /* Registers a route with app as its data. */
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,
                     balai_http_handler_fn fn, size_t max_body);

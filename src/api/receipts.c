@@ -198,6 +198,6 @@ int balai_api_receipts_load(struct balai_app *app)
         return (int)pos;
     if (pos > app->receipts->pos)
         app->receipts->pos = pos;
-    LOG_INFO("loaded the receipts of %zu rooms", balai_map_count(app->receipts->rooms));
+    LOG_DEBUG("loaded the receipts of %zu rooms", balai_map_count(app->receipts->rooms));
     return BALAI_OK;
 }

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "api/account_data.h"
+#include "api/e2e_keys.h"
+#include "api/to_device.h"
 #include "api/app.h"
 #include "api/events.h"
 #include "api/receipts.h"
@@ -139,6 +141,16 @@ static int load_messaging(struct balai_app *app)
     rc = balai_api_account_data_load(app);
     if (rc != BALAI_OK) {
         balai_cli_fail("cannot load account data from the database");
+        return rc;
+    }
+    rc = balai_api_e2e_keys_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load end-to-end encryption keys from the database");
+        return rc;
+    }
+    rc = balai_api_to_device_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load to-device messages from the database");
         return rc;
     }
     rc = balai_api_receipts_load(app);
@@ -411,6 +423,8 @@ out:
     balai_notifier_free(app->notifier);
     balai_rooms_free(app->rooms);
     balai_api_account_data_free(app->account_data);
+    balai_api_e2e_keys_free(app->e2e_keys);
+    balai_api_to_device_free(app->to_device);
     balai_api_receipts_free(app->receipts);
     balai_api_room_directory_free(app->room_directory);
     free_txns(app->txns);

@@ -587,6 +587,44 @@ int balai_store_debug_setting(struct balai_store *st, const char *name, char **o
     return st->be->debug_setting(st->db, name, out);
 }
 
+int balai_store_txn_e2e_key_set(struct balai_store_txn *t, const char *user_id,
+                                const char *device_id, const char *kind, const char *key_id,
+                                const char *json, int used)
+{
+    return t->st->be->e2e_key_set(t->st->db, user_id, device_id, kind, key_id, json, used);
+}
+
+int balai_store_txn_e2e_key_delete(struct balai_store_txn *t, const char *user_id,
+                                   const char *device_id, const char *kind, const char *key_id)
+{
+    return t->st->be->e2e_key_delete(t->st->db, user_id, device_id, kind, key_id);
+}
+
+int balai_store_txn_to_device_add(struct balai_store_txn *t, const char *user_id,
+                                  const char *device_id, const char *sender, const char *type,
+                                  const char *content, int64_t *pos)
+{
+    return t->st->be->to_device_add(t->st->db, user_id, device_id, sender, type, content, pos);
+}
+
+int balai_store_txn_to_device_delete(struct balai_store_txn *t, const char *user_id,
+                                     const char *device_id, int64_t upto)
+{
+    return t->st->be->to_device_delete(t->st->db, user_id, device_id, upto);
+}
+
+int balai_store_to_device_each(struct balai_store *st,
+                               int (*fn)(const struct balai_to_device_rec *, void *), void *arg)
+{
+    return st->be->to_device_each(st->db, fn, arg);
+}
+
+int balai_store_e2e_keys_each(struct balai_store *st,
+                              int (*fn)(const struct balai_e2e_key_rec *, void *), void *arg)
+{
+    return st->be->e2e_keys_each(st->db, fn, arg);
+}
+
 int balai_store_account_data_each(struct balai_store *st,
                                   int (*fn)(const struct balai_account_data_rec *, void *),
                                   void *arg)

@@ -191,6 +191,31 @@ struct balai_account_data_rec {
     const char *key_name;
 };
 
+/* An end-to-end encryption key (public key material, clear JSON text). kind
+ * is "device" (the device keys, key_id ""), "otk" (a one-time key, key_id
+ * "<algorithm>:<id>"), "fallback" (a fallback key, same key_id form; used is
+ * 1 once claimed) or "xsign" (a cross-signing key, device_id "" and key_id
+ * its usage). */
+struct balai_e2e_key_rec {
+    const char *user_id;
+    const char *device_id;
+    const char *kind;
+    const char *key_id;
+    const char *json;
+    int used;
+};
+
+/* A to-device message waiting for its target (user_id, device_id); pos is
+ * its "to_device" stream position, content serialised JSON text. */
+struct balai_to_device_rec {
+    const char *user_id;
+    const char *device_id;
+    int64_t pos;
+    const char *sender;
+    const char *type;
+    const char *content;
+};
+
 /* A read receipt: type "m.read" or "m.read.private", thread_id "" when
  * unthreaded. ts is when it was sent (ms since the epoch), pos the
  * "receipts" stream position of its last change. */
@@ -294,6 +319,25 @@ int balai_store_txn_receipt_set(struct balai_store_txn *t, const char *room_id, 
  * room_id is NULL. */
 int balai_store_txn_room_publish(struct balai_store_txn *t, const char *room_id, int published,
                                  int64_t ts);
+/* Sets (inserts or replaces) the key (user_id, device_id, kind, key_id) to
+ * json and used (see struct balai_e2e_key_rec). BALAI_EINVAL if a string is
+ * NULL. */
+int balai_store_txn_e2e_key_set(struct balai_store_txn *t, const char *user_id,
+                                const char *device_id, const char *kind, const char *key_id,
+                                const char *json, int used);
+/* Deletes the key (user_id, device_id, kind, key_id); idempotent.
+ * BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_e2e_key_delete(struct balai_store_txn *t, const char *user_id,
+                                   const char *device_id, const char *kind, const char *key_id);
+/* Adds a to-device message for (user_id, device_id) at the next "to_device"
+ * stream position, stored in *pos. BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_to_device_add(struct balai_store_txn *t, const char *user_id,
+                                  const char *device_id, const char *sender, const char *type,
+                                  const char *content, int64_t *pos);
+/* Deletes the to-device messages of (user_id, device_id) at positions <=
+ * upto; idempotent. BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_to_device_delete(struct balai_store_txn *t, const char *user_id,
+                                     const char *device_id, int64_t upto);
 
 /* Reads (any thread, committed data only, separate connection). Rows come in
  * primary-key order. A callback returning non-zero stops the iteration and
@@ -362,6 +406,14 @@ int balai_store_receipts_each(struct balai_store *st,
  * time it was published. */
 int balai_store_published_each(struct balai_store *st,
                                int (*fn)(const char *room_id, int64_t ts, void *), void *arg);
+
+/* Every waiting to-device message, ordered by (user_id, device_id, pos). */
+int balai_store_to_device_each(struct balai_store *st,
+                               int (*fn)(const struct balai_to_device_rec *, void *), void *arg);
+/* Every end-to-end encryption key, ordered by (user_id, device_id, kind,
+ * key_id). */
+int balai_store_e2e_keys_each(struct balai_store *st,
+                              int (*fn)(const struct balai_e2e_key_rec *, void *), void *arg);
 
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);

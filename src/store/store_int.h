@@ -106,6 +106,18 @@ struct balai_store_backend {
     /* Room directory: a write (inside a savepoint) and a read. */
     int (*room_publish)(void *db, const char *room_id, int published, int64_t ts);
     int (*published_each)(void *db, int (*fn)(const char *, int64_t, void *), void *arg);
+    /* End-to-end encryption keys: writes (single statements) and a read. */
+    int (*e2e_key_set)(void *db, const char *user_id, const char *device_id, const char *kind,
+                       const char *key_id, const char *json, int used);
+    int (*e2e_key_delete)(void *db, const char *user_id, const char *device_id, const char *kind,
+                          const char *key_id);
+    int (*e2e_keys_each)(void *db, int (*fn)(const struct balai_e2e_key_rec *, void *), void *arg);
+    /* To-device messages: an add (inside a savepoint), a delete and a read. */
+    int (*to_device_add)(void *db, const char *user_id, const char *device_id, const char *sender,
+                         const char *type, const char *content, int64_t *pos);
+    int (*to_device_delete)(void *db, const char *user_id, const char *device_id, int64_t upto);
+    int (*to_device_each)(void *db, int (*fn)(const struct balai_to_device_rec *, void *),
+                          void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

@@ -379,9 +379,12 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
 {
     struct room_ctx c;
     struct balai_sync_token next;
+    struct balai_buf td;
+    size_t ntd = 0;
     char tok[200];
 
     memset(&c, 0, sizeof(c));
+    balai_buf_init(&td, 0);
     c.p = p;
     c.rs = rs;
     c.upto = upto;
@@ -398,6 +401,13 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
         next.pos[BALAI_STREAM_TYPING] = p->typing_pos;
     if (p->receipts_each && p->receipts_pos > next.pos[BALAI_STREAM_RECEIPTS])
         next.pos[BALAI_STREAM_RECEIPTS] = p->receipts_pos;
+    if (p->to_device_write) {
+        int64_t td_upto = 0;
+        ntd = p->to_device_write(p->to_device_src, p->user_id, p->device_id,
+                                 p->since.pos[BALAI_STREAM_TO_DEVICE], &td, &td_upto);
+        if (td_upto > next.pos[BALAI_STREAM_TO_DEVICE])
+            next.pos[BALAI_STREAM_TO_DEVICE] = td_upto;
+    }
     balai_sync_token_format(p->epoch, &next, tok, sizeof(tok));
     balai_buf_printf(out, "{\"next_batch\":\"%s\",\"rooms\":{\"join\":{", tok);
     if (c.join.len)
@@ -410,13 +420,20 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
         balai_buf_append(out, c.leave.data, c.leave.len);
     balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[]},");
     size_t nglobal = write_account_data(out, p, NULL, ad_since(p));
-    balai_buf_append_str(out, ",\"to_device\":{\"events\":[]},"
-                              "\"device_lists\":{\"changed\":[],\"left\":[]},"
-                              "\"device_one_time_keys_count\":{\"signed_curve25519\":0},"
-                              "\"device_unused_fallback_key_types\":[]}");
-    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave || nglobal;
+    balai_buf_append_str(out, ",\"to_device\":{\"events\":[");
+    if (td.len)
+        balai_buf_append(out, td.data, td.len);
+    balai_buf_append_str(out, "]},\"device_lists\":{\"changed\":[],\"left\":[]}");
+    if (p->keys_write)
+        p->keys_write(p->keys_src, p->user_id, p->device_id, out);
+    else
+        balai_buf_append_str(out, ",\"device_one_time_keys_count\":{\"signed_curve25519\":0},"
+                                  "\"device_unused_fallback_key_types\":[]");
+    balai_buf_append_char(out, '}');
+    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave || nglobal || ntd;
     balai_buf_release(&c.join);
     balai_buf_release(&c.invite);
     balai_buf_release(&c.leave);
+    balai_buf_release(&td);
     return BALAI_OK;
 }

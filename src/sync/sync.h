@@ -31,6 +31,18 @@ typedef void (*balai_sync_ad_each_fn)(void *src, const char *user_id, const char
 typedef size_t (*balai_sync_eph_fn)(void *src, const char *user_id, const char *room_id,
                                     int64_t after, struct balai_buf *b, int comma);
 
+/* A source of the device's end-to-end encryption key state: appends
+ * ,"device_one_time_keys_count":{...},"device_unused_fallback_key_types":[...]
+ * (leading comma included) for user_id's device_id to b. */
+typedef void (*balai_sync_keys_fn)(void *src, const char *user_id, const char *device_id,
+                                   struct balai_buf *b);
+
+/* A source of to-device messages: appends those of user_id's device_id after
+ * `after` to b (comma-separated objects) and returns how many; *upto gets
+ * the position the next token may carry. */
+typedef size_t (*balai_sync_td_fn)(void *src, const char *user_id, const char *device_id,
+                                   int64_t after, struct balai_buf *b, int64_t *upto);
+
 struct balai_sync_params {
     const char *user_id;
     const char *device_id;
@@ -52,6 +64,12 @@ struct balai_sync_params {
     balai_sync_eph_fn receipts_each;
     void *receipts_src;
     int64_t receipts_pos;
+    /* one-time and fallback key state: NULL fn = zero counts, none unused */
+    balai_sync_keys_fn keys_write;
+    void *keys_src;
+    /* to-device messages: NULL fn = none */
+    balai_sync_td_fn to_device_write;
+    void *to_device_src;
 };
 
 /* Writes the response for events up to `upto` into out. *has_updates is set

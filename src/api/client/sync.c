@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "api/account_data.h"
+#include "api/e2e_keys.h"
+#include "api/to_device.h"
 #include "api/common.h"
 #include "api/receipts.h"
 #include "api/typing.h"
@@ -247,6 +249,10 @@ static char *build(struct balai_app *app, const struct balai_sync_params *p, int
     q.receipts_each = balai_api_receipts_each;
     q.receipts_src = app->receipts;
     q.receipts_pos = balai_api_receipts_pos(app->receipts);
+    q.keys_write = balai_api_e2e_keys_sync_write;
+    q.keys_src = app->e2e_keys;
+    q.to_device_write = balai_api_to_device_write;
+    q.to_device_src = app->to_device;
     balai_buf_init(&b, 0);
     balai_sync_build(app->rooms, &q, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
@@ -369,13 +375,18 @@ static void get_sync(struct balai_http_req *req)
             return;
         }
     }
+    /* The device has seen the to-device messages up to its token. */
+    if (!p.initial)
+        balai_api_to_device_ack(app, p.user_id, p.device_id, p.since.pos[BALAI_STREAM_TO_DEVICE]);
     /* Nothing committed since the token: no need to build before parking. */
     int quiet = !p.initial && !p.full_state && tmo > 0 &&
                 p.since.pos[BALAI_STREAM_EVENTS] >= balai_rooms_max_pos(app->rooms) &&
                 p.since.pos[BALAI_STREAM_ACCOUNT_DATA] >=
                     balai_api_account_data_user_pos(app->account_data, p.user_id) &&
                 p.since.pos[BALAI_STREAM_TYPING] >= balai_api_typing_pos(app) &&
-                p.since.pos[BALAI_STREAM_RECEIPTS] >= balai_api_receipts_pos(app->receipts);
+                p.since.pos[BALAI_STREAM_RECEIPTS] >= balai_api_receipts_pos(app->receipts) &&
+                p.since.pos[BALAI_STREAM_TO_DEVICE] >=
+                    balai_api_to_device_device_pos(app->to_device, p.user_id, p.device_id);
     if (!quiet) {
         size_t len;
         char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);

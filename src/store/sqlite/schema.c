@@ -141,12 +141,42 @@ static const char migration_5[] = "CREATE TABLE room_directory (\n"
                                   "    published_ts INTEGER NOT NULL\n"
                                   ");\n";
 
+/* End-to-end encryption keys, public key material kept as clear JSON text:
+ * one row per (user, device, kind, key_id). kind is "device" (the device
+ * keys, key_id ''), "otk" (a one-time key), "fallback" (a fallback key; used
+ * is 1 once claimed) or "xsign" (a cross-signing key of the user, device_id
+ * '' and key_id its usage: master, self_signing, user_signing). */
+static const char migration_6[] = "CREATE TABLE e2e_keys (\n"
+                                  "    user_id TEXT NOT NULL,\n"
+                                  "    device_id TEXT NOT NULL,\n"
+                                  "    kind TEXT NOT NULL,\n"
+                                  "    key_id TEXT NOT NULL,\n"
+                                  "    json TEXT NOT NULL,\n"
+                                  "    used INTEGER NOT NULL DEFAULT 0,\n"
+                                  "    PRIMARY KEY (user_id, device_id, kind, key_id)\n"
+                                  ");\n";
+
+/* To-device messages waiting for their target device, one row per (user,
+ * device, pos); pos is the "to_device" stream position. Rows are deleted
+ * once the device has synced past them. */
+static const char migration_7[] = "CREATE TABLE to_device (\n"
+                                  "    user_id TEXT NOT NULL,\n"
+                                  "    device_id TEXT NOT NULL,\n"
+                                  "    pos INTEGER NOT NULL,\n"
+                                  "    sender TEXT NOT NULL,\n"
+                                  "    type TEXT NOT NULL,\n"
+                                  "    content TEXT NOT NULL,\n"
+                                  "    PRIMARY KEY (user_id, device_id, pos)\n"
+                                  ");\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
     {3, "account data", migration_3},
     {4, "receipts", migration_4},
     {5, "room directory", migration_5},
+    {6, "end-to-end encryption keys", migration_6},
+    {7, "to-device messages", migration_7},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

@@ -134,6 +134,20 @@ const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
                         "INSERT INTO room_directory (room_id, published_ts) VALUES (?1, ?2)"
                         " ON CONFLICT (room_id) DO NOTHING"},
     [W_ROOM_UNPUBLISH] = {"room_unpublish", "DELETE FROM room_directory WHERE room_id = ?1"},
+    [W_E2E_KEY_SET] = {"e2e_key_set",
+                       "INSERT INTO e2e_keys (user_id, device_id, kind, key_id, json, used)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT (user_id, device_id, kind, key_id) DO UPDATE SET"
+                       " json = excluded.json, used = excluded.used"},
+    [W_E2E_KEY_DELETE] = {"e2e_key_delete",
+                          "DELETE FROM e2e_keys WHERE user_id = ?1 AND device_id = ?2"
+                          " AND kind = ?3 AND key_id = ?4"},
+    [W_TO_DEVICE_ADD] = {"to_device_add",
+                         "INSERT INTO to_device (user_id, device_id, pos, sender, type, content)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+    [W_TO_DEVICE_DELETE] = {"to_device_delete",
+                            "DELETE FROM to_device WHERE user_id = ?1 AND device_id = ?2"
+                            " AND pos <= ?3"},
 };
 
 /* The columns of an event row, in the order event_row() (sqlite_rooms.c)
@@ -198,6 +212,12 @@ const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
                     " ORDER BY room_id, user_id, type, thread_id"},
     [R_PUBLISHED] = {"published_each",
                      "SELECT room_id, published_ts FROM room_directory ORDER BY room_id"},
+    [R_E2E_KEYS] = {"e2e_keys_each",
+                    "SELECT user_id, device_id, kind, key_id, json, used FROM e2e_keys"
+                    " ORDER BY user_id, device_id, kind, key_id"},
+    [R_TO_DEVICE] = {"to_device_each",
+                     "SELECT user_id, device_id, pos, sender, type, content FROM to_device"
+                     " ORDER BY user_id, device_id, pos"},
 };
 
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
@@ -839,5 +859,11 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .receipts_each = balai__sqlite_receipts_each,
     .room_publish = balai__sqlite_room_publish,
     .published_each = balai__sqlite_published_each,
+    .e2e_key_set = balai__sqlite_e2e_key_set,
+    .e2e_key_delete = balai__sqlite_e2e_key_delete,
+    .e2e_keys_each = balai__sqlite_e2e_keys_each,
+    .to_device_add = balai__sqlite_to_device_add,
+    .to_device_delete = balai__sqlite_to_device_delete,
+    .to_device_each = balai__sqlite_to_device_each,
     .debug_setting = sqlite_debug_setting,
 };

@@ -77,6 +77,10 @@ enum wstmt {
     W_RECEIPT_SET,
     W_ROOM_PUBLISH,
     W_ROOM_UNPUBLISH,
+    W_E2E_KEY_SET,
+    W_E2E_KEY_DELETE,
+    W_TO_DEVICE_ADD,
+    W_TO_DEVICE_DELETE,
     W__COUNT
 };
 
@@ -102,6 +106,8 @@ enum rstmt {
     R_ACCOUNT_DATA,
     R_RECEIPTS,
     R_PUBLISHED,
+    R_E2E_KEYS,
+    R_TO_DEVICE,
     R__COUNT
 };
 
@@ -239,5 +245,20 @@ int balai__sqlite_receipts_each(void *db, int (*fn)(const struct balai_receipt_r
 /* Backend functions of sqlite_directory.c. */
 int balai__sqlite_room_publish(void *db, const char *room_id, int published, int64_t ts);
 int balai__sqlite_published_each(void *db, int (*fn)(const char *, int64_t, void *), void *arg);
+
+/* Backend functions of sqlite_e2e_keys.c. */
+int balai__sqlite_e2e_key_set(void *db, const char *user_id, const char *device_id,
+                              const char *kind, const char *key_id, const char *json, int used);
+int balai__sqlite_e2e_key_delete(void *db, const char *user_id, const char *device_id,
+                                 const char *kind, const char *key_id);
+int balai__sqlite_e2e_keys_each(void *db, int (*fn)(const struct balai_e2e_key_rec *, void *),
+                                void *arg);
+int balai__sqlite_to_device_add(void *db, const char *user_id, const char *device_id,
+                                const char *sender, const char *type, const char *content,
+                                int64_t *pos);
+int balai__sqlite_to_device_delete(void *db, const char *user_id, const char *device_id,
+                                   int64_t upto);
+int balai__sqlite_to_device_each(void *db, int (*fn)(const struct balai_to_device_rec *, void *),
+                                 void *arg);
 
 #endif
