@@ -6,7 +6,11 @@
 
 #include <jansson.h>
 
+#include "api/account_data.h"
+#include "api/app.h"
 #include "api/to_device.h"
+#include "crypto/crypto.h"
+#include "crypto/keystore.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "util/json.h"
@@ -241,15 +245,96 @@ void balai_api_to_device_ack(struct balai_app *app, const char *user_id, const c
     balai_store_submit(app->store, &a->op);
 }
 
+/* ---- sealing ---- */
+
+#define SEAL_PREFIX "s1."
+
+static char *ad_of(const char *user_id, const char *device_id, size_t *len)
+{
+    char *ad = balai_asprintf("%s\n%s", user_id, device_id);
+    *len = strlen(ad);
+    return ad;
+}
+
+char *balai_api_to_device_seal(struct balai_app *app, const char *user_id, const char *device_id,
+                               const char *json)
+{
+    char key_name[320];
+    uint8_t key[32];
+    size_t len = strlen(json), adlen;
+    char *out = NULL, *b64 = NULL, *ad = NULL;
+    uint8_t *blob = NULL;
+
+    balai_api_user_key_name(user_id, key_name, sizeof(key_name));
+    if (balai_keystore_get_or_create(app->keystore, key_name, key) != BALAI_OK)
+        goto out;
+    blob = balai_malloc(len + BALAI_SEAL_OVERHEAD);
+    ad = ad_of(user_id, device_id, &adlen);
+    balai_seal(key, ad, adlen, json, len, blob);
+    b64 = balai_base64_encode(blob, len + BALAI_SEAL_OVERHEAD);
+    out = balai_asprintf(SEAL_PREFIX "%s", b64);
+out:
+    balai_wipe(key, sizeof(key));
+    free(blob);
+    free(b64);
+    free(ad);
+    return out;
+}
+
+char *balai_api_to_device_open(struct balai_app *app, const char *user_id, const char *device_id,
+                               const char *stored)
+{
+    char key_name[320];
+    uint8_t key[32];
+    uint8_t *raw = NULL;
+    size_t rawlen = 0, adlen = 0;
+    char *plain = NULL, *ad = NULL;
+
+    if (strncmp(stored, SEAL_PREFIX, strlen(SEAL_PREFIX)) != 0)
+        return NULL;
+    stored += strlen(SEAL_PREFIX);
+    balai_api_user_key_name(user_id, key_name, sizeof(key_name));
+    if (balai_keystore_get(app->keystore, key_name, key) != BALAI_OK)
+        goto out;
+    if (balai_base64_decode(stored, strlen(stored), &raw, &rawlen) != BALAI_OK ||
+        rawlen < BALAI_SEAL_OVERHEAD)
+        goto out;
+    plain = balai_malloc(rawlen - BALAI_SEAL_OVERHEAD + 1);
+    ad = ad_of(user_id, device_id, &adlen);
+    if (balai_unseal(key, ad, adlen, raw, rawlen, (uint8_t *)plain) != BALAI_OK) {
+        BALAI_FREE(plain);
+        goto out;
+    }
+    plain[rawlen - BALAI_SEAL_OVERHEAD] = '\0';
+out:
+    balai_wipe(key, sizeof(key));
+    free(raw);
+    free(ad);
+    return plain;
+}
+
 /* ---- loading at start ---- */
+
+struct load_ctx {
+    struct balai_app *app;
+    struct balai_to_device *td;
+    size_t failed;
+};
 
 static int load_one(const struct balai_to_device_rec *r, void *arg)
 {
-    struct balai_to_device *td = arg;
+    struct load_ctx *c = arg;
 
-    if (r->user_id && r->device_id && r->sender && r->type && r->content)
-        balai_api_to_device_add(td, r->user_id, r->device_id, r->pos, r->sender, r->type,
-                                r->content);
+    if (!r->user_id || !r->device_id || !r->sender || !r->type || !r->content)
+        return 0;
+    char *json = balai_api_to_device_open(c->app, r->user_id, r->device_id, r->content);
+    if (!json) {
+        c->failed++;
+        return 0;
+    }
+    balai_api_to_device_add(c->td, r->user_id, r->device_id, r->pos, r->sender, r->type, json);
+    balai_wipe(json, strlen(json));
+    free(json);
     return 0;
 }
 
@@ -257,8 +342,12 @@ int balai_api_to_device_load(struct balai_app *app)
 {
     int rc;
 
+    struct load_ctx c = {app, NULL, 0};
     app->to_device = balai_api_to_device_new();
-    rc = balai_store_to_device_each(app->store, load_one, app->to_device);
+    c.td = app->to_device;
+    rc = balai_store_to_device_each(app->store, load_one, &c);
+    if (c.failed)
+        LOG_ERROR("%zu stored to-device message(s) could not be opened", c.failed);
     if (rc != BALAI_OK)
         return rc;
     int64_t pos = balai_store_pos_current(app->store, "to_device");

@@ -20,6 +20,17 @@ struct balai_to_device;
 /* Creates app->to_device and loads every waiting message from the store (at
  * start, before serving). Returns 0 or a negative BALAI_E* (store error). */
 int balai_api_to_device_load(struct balai_app *app);
+
+/* Message content is sealed at rest with the recipient's key (the one
+ * account data uses), bound to the recipient's user and device. Seal runs on
+ * the writer thread (it may create the key); it returns "s1." and the
+ * base64 of the sealed bytes as a new string (caller frees), or NULL. Open
+ * returns the JSON text as a new string, or NULL when the key is missing
+ * or the data damaged. */
+char *balai_api_to_device_seal(struct balai_app *app, const char *user_id, const char *device_id,
+                               const char *json);
+char *balai_api_to_device_open(struct balai_app *app, const char *user_id, const char *device_id,
+                               const char *stored);
 /* NULL-safe. */
 void balai_api_to_device_free(struct balai_to_device *td);
 /* An empty set (tests). */

@@ -4,6 +4,8 @@
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 
 import { assertError, assertOk, SLOW, useServer } from './lib/server.mjs';
 
@@ -286,5 +288,22 @@ describe('to-device messages', () => {
         assertError(await send(t, 'm.x', 'b3', { [dave.user_id]: { D: 'str' } }), 400, 'M_BAD_JSON');
         // unknown users are skipped
         assertOk(await send(t, 'm.x', 'b4', { '@nobody:balai.test': { D: {} } }));
+    });
+
+    it('message content is sealed at rest', T, async () => {
+        assertOk(await send(carol.access_token, 'm.secret', 's1', { [dave.user_id]: { [dave.device_id]: { text: 'VERIFYMARKER4242' } } }));
+        await srv.stop();
+        for (const f of ['balai.db', 'balai.db-wal']) {
+            let buf;
+            try {
+                buf = await fs.readFile(path.join(srv.dir, f));
+            } catch {
+                continue;
+            }
+            assert.equal(buf.includes('VERIFYMARKER4242'), false, `${f} holds the to-device content`);
+        }
+        await srv.start();
+        const s = await sync(srv, dave.access_token);
+        assert.ok(events(s).some((e) => e.content.text === 'VERIFYMARKER4242'), 'delivered after the restart');
     });
 });

@@ -80,9 +80,15 @@ static int send_apply(struct balai_store_txn *txn, struct balai_store_op *op)
     struct td_send *o = (struct td_send *)op;
     int rc = BALAI_OK;
 
-    for (size_t i = 0; i < o->n && rc == BALAI_OK; i++)
+    for (size_t i = 0; i < o->n && rc == BALAI_OK; i++) {
+        char *sealed =
+            balai_api_to_device_seal(o->app, o->t[i].user_id, o->t[i].device_id, o->t[i].content);
+        if (!sealed)
+            return BALAI_ECRYPTO;
         rc = balai_store_txn_to_device_add(txn, o->t[i].user_id, o->t[i].device_id, o->sender,
-                                           o->type, o->t[i].content, &o->t[i].pos);
+                                           o->type, sealed, &o->t[i].pos);
+        free(sealed);
+    }
     return rc;
 }
 
