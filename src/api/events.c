@@ -493,6 +493,28 @@ static void write_done(struct balai_store_op *op)
     balai_api_write_free(w);
 }
 
+int balai_api_txn_answered(struct balai_http_req *req, const char *user_id, const char *device_id,
+                           const char *txn_id)
+{
+    struct balai_app *app = balai_api_app(req);
+    if (strlen(txn_id) > 255) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "Transaction ids are at most 255 bytes");
+        return 1;
+    }
+    char *key = txn_key(user_id, device_id, txn_id);
+    const char *done = balai_map_get_str(app->txns, key);
+    free(key);
+    if (done && *done) {
+        balai_api_json(req, 200, json_pack("{s:s}", "event_id", done));
+        return 1;
+    }
+    if (done) {
+        balai_api_limit(req, 200); /* the same transaction is being written */
+        return 1;
+    }
+    return 0;
+}
+
 void balai_api_write_submit(struct balai_api_write *w)
 {
     w->submitted = 1;

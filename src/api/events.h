@@ -85,6 +85,14 @@ int balai_api_write_redact_target(struct balai_api_write *w, const struct balai_
 /* Queues the write. w->done runs when it committed or failed; then w is freed. */
 void balai_api_write_submit(struct balai_api_write *w);
 
+/* Transaction-id idempotency for endpoints that write events (send, redact):
+ * answers the request and returns 1 when the transaction id is too long,
+ * already answered (the same event id again) or still in flight (retry
+ * shortly); returns 0 when the caller should go on. */
+struct balai_http_req;
+int balai_api_txn_answered(struct balai_http_req *req, const char *user_id, const char *device_id,
+                           const char *txn_id);
+
 /* Answers the HTTP error for a code from balai_api_event_add. */
 struct balai_http_req;
 void balai_api_event_error(struct balai_http_req *req, int rc, const char *reason);

@@ -1,6 +1,6 @@
 // keys.test.mjs: end-to-end encryption key endpoints: upload, query, claim
 // (one-time then fallback keys), one-time key counts in /sync, cross-signing
-// upload, the key backup stub, bad inputs, and durability over a restart.
+// upload, the answer when no key backup exists, bad inputs, and durability over a restart.
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';

@@ -162,27 +162,14 @@ static void put_redact(struct balai_http_req *req)
         balai_api_error(req, 400, "M_INVALID_PARAM", "Malformed event id: it must start with $");
         goto out;
     }
-    if (strlen(txn) > 255) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "Transaction ids are at most 255 bytes");
-        goto out;
-    }
     struct balai_room *room = balai_rooms_get(app->rooms, room_id);
     const char *m = room ? balai_room_membership(room, user_id) : NULL;
     if (!room || !m || strcmp(m, "join") != 0) {
         balai_api_error(req, 403, "M_FORBIDDEN", "You are not a member of this room");
         goto out;
     }
-    char *key = balai_asprintf("%s\n%s\n%s", user_id, s->device->device_id, txn);
-    const char *done = balai_map_get_str(app->txns, key);
-    free(key);
-    if (done && *done) {
-        balai_api_json(req, 200, json_pack("{s:s}", "event_id", done));
+    if (balai_api_txn_answered(req, user_id, s->device->device_id, txn))
         goto out;
-    }
-    if (done) {
-        balai_api_limit(req, 200);
-        goto out;
-    }
     if (balai_api_body(req, 1, &body) < 0)
         goto out;
     json_t *why = json_object_get(body, "reason");

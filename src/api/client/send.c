@@ -27,8 +27,7 @@ static void send_done(struct balai_api_write *w)
         char body[128];
         int n = snprintf(body, sizeof(body), "{\"event_id\":\"%s\"}", w->evs[0]->event_id);
         balai_http_respond(req, 200, "application/json", body, (size_t)n);
-    }
-    else if (w->op.rc == BALAI_EEXIST)
+    } else if (w->op.rc == BALAI_EEXIST)
         balai_api_error(req, 409, "M_UNKNOWN",
                         "This transaction id was used at the same time by another request");
     else
@@ -63,23 +62,8 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     struct balai_room *room = room_of(req, room_id);
     if (!room)
         goto out;
-    if (txn) {
-        char *key = balai_asprintf("%s\n%s\n%s", user_id, s->device->device_id, txn);
-        const char *done = balai_map_get_str(app->txns, key);
-        free(key);
-        if (done && *done) {
-            balai_api_json(req, 200, json_pack("{s:s}", "event_id", done));
-            goto out;
-        }
-        if (done) {
-            balai_api_limit(req, 200);
-            goto out;
-        }
-        if (strlen(txn) > 255) {
-            balai_api_error(req, 400, "M_INVALID_PARAM", "Transaction ids are at most 255 bytes");
-            goto out;
-        }
-    }
+    if (txn && balai_api_txn_answered(req, user_id, s->device->device_id, txn))
+        goto out;
     if (balai_api_body(req, 1, &body) < 0)
         goto out;
     w = balai_api_write_new(app, room);
