@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "crypto/crypto.h"
+#include "sync/sync.h"
 
 struct balai_loop;
 struct balai_store;
@@ -69,6 +70,9 @@ struct balai_app {
     struct balai_e2e_keys *e2e_keys;
     /* to-device messages waiting for their device (api/to_device.h) */
     struct balai_to_device *to_device;
+    /* extra `unsigned` members of every event served (bundled aggregations,
+     * redacted_because); set by the module that keeps them */
+    struct balai_sync_extra event_extra;
     uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
     char sign_key_id[40]; /* "ed25519:..." */
     char bound_url[160];  /* http://ADDR:PORT actually listened on */

@@ -13,24 +13,39 @@
 #define MAX_LIMIT 100
 
 int balai_sync_write_event(struct balai_buf *b, struct balai_ev *ev, const char *user_id,
-                           const char *device_id)
+                           const char *device_id, const struct balai_sync_extra *x)
 {
     size_t len;
     const char *js = balai_ev_client_json(ev, &len);
     if (!js)
         return BALAI_EINVAL;
-    if (ev->txn_id && device_id && ev->txn_device && strcmp(ev->sender, user_id) == 0 &&
-        strcmp(ev->txn_device, device_id) == 0) {
-        int rc = balai_buf_append(b, js, len - 1);
-        if (rc == BALAI_OK)
-            rc = balai_buf_append_str(b, ",\"unsigned\":{\"transaction_id\":");
+    int txn = ev->txn_id && device_id && ev->txn_device && strcmp(ev->sender, user_id) == 0 &&
+              strcmp(ev->txn_device, device_id) == 0;
+    if (!txn && (!x || !x->fn))
+        return balai_buf_append(b, js, len);
+    size_t mark = b->len;
+    int rc = balai_buf_append(b, js, len - 1);
+    if (rc == BALAI_OK)
+        rc = balai_buf_append_str(b, ",\"unsigned\":{");
+    size_t members = b->len;
+    if (rc == BALAI_OK && txn) {
+        rc = balai_buf_append_str(b, "\"transaction_id\":");
         if (rc == BALAI_OK)
             rc = balai_jsonw_str(b, ev->txn_id);
-        if (rc == BALAI_OK)
-            rc = balai_buf_append_str(b, "}}");
-        return rc;
     }
-    return balai_buf_append(b, js, len);
+    size_t n = rc == BALAI_OK && x && x->fn ? x->fn(x->src, ev, user_id, b) : 0;
+    if (rc == BALAI_OK && !txn && n) {
+        /* the first extra member's comma has no member before it */
+        memmove(b->data + members, b->data + members + 1, b->len - members - 1);
+        b->len--;
+    }
+    if (rc == BALAI_OK && !txn && !n) {
+        b->len = mark;
+        return balai_buf_append(b, js, len);
+    }
+    if (rc == BALAI_OK)
+        rc = balai_buf_append_str(b, "}}");
+    return rc;
 }
 
 /* ---- account data ---- */
@@ -208,7 +223,7 @@ static void write_state_ev(struct balai_ev *ev, void *arg)
         balai_buf_append_char(s->b, ',');
     s->first = 0;
     s->count++;
-    balai_sync_write_event(s->b, ev, s->p->user_id, s->p->device_id);
+    balai_sync_write_event(s->b, ev, s->p->user_id, s->p->device_id, &s->p->extra);
 }
 
 struct heroes {
@@ -246,7 +261,7 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
     for (size_t i = 0; i < t.n; i++) {
         if (i)
             balai_buf_append_char(b, ',');
-        balai_sync_write_event(b, t.evs[i], p->user_id, p->device_id);
+        balai_sync_write_event(b, t.evs[i], p->user_id, p->device_id, &p->extra);
     }
     balai_page_token_format(p->epoch, t.prev_pos, tok, sizeof(tok));
     balai_buf_printf(b, "],\"limited\":%s,\"prev_batch\":\"%s\"},\"state\":{\"events\":[",
@@ -283,8 +298,11 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
         written += ephemeral(b, p, balai_room_id(r), full);
         balai_buf_append_str(b, "]},");
         written += write_account_data(b, p, balai_room_id(r), full ? 0 : ad_since(p));
-        balai_buf_append_str(b, ",\"unread_notifications\":{\"notification_count\":0,"
-                                "\"highlight_count\":0}");
+        if (p->unread_write)
+            p->unread_write(p->unread_src, p->user_id, balai_room_id(r), p->unread_threads, b);
+        else
+            balai_buf_append_str(b, ",\"unread_notifications\":{\"notification_count\":0,"
+                                    "\"highlight_count\":0}");
     }
     balai_buf_append_char(b, '}');
     return written;
@@ -329,7 +347,7 @@ static void write_invite(struct room_ctx *c, struct balai_room *r)
         /* the invite itself, in client form (clients read its sender and event id) */
         if (!first)
             balai_buf_append_char(b, ',');
-        balai_sync_write_event(b, me, c->p->user_id, c->p->device_id);
+        balai_sync_write_event(b, me, c->p->user_id, c->p->device_id, &c->p->extra);
     }
     balai_buf_append_str(b, "]}}");
 }
@@ -379,12 +397,15 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
 {
     struct room_ctx c;
     struct balai_sync_token next;
-    struct balai_buf td;
-    size_t ntd = 0;
+    struct balai_buf td, pres, dl_changed, dl_left;
+    size_t ntd = 0, npres = 0, ndl = 0;
     char tok[200];
 
     memset(&c, 0, sizeof(c));
     balai_buf_init(&td, 0);
+    balai_buf_init(&pres, 0);
+    balai_buf_init(&dl_changed, 0);
+    balai_buf_init(&dl_left, 0);
     c.p = p;
     c.rs = rs;
     c.upto = upto;
@@ -408,6 +429,21 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
         if (td_upto > next.pos[BALAI_STREAM_TO_DEVICE])
             next.pos[BALAI_STREAM_TO_DEVICE] = td_upto;
     }
+    if (p->presence_write) {
+        npres = p->presence_write(p->presence_src, p->user_id,
+                                  p->initial ? 0 : p->since.pos[BALAI_STREAM_PRESENCE], &pres);
+        if (p->presence_pos > next.pos[BALAI_STREAM_PRESENCE])
+            next.pos[BALAI_STREAM_PRESENCE] = p->presence_pos;
+    }
+    if (p->device_lists_write) {
+        /* an initial sync has no changes to report: the client queries all */
+        if (!p->initial)
+            ndl = p->device_lists_write(p->device_lists_src, p->user_id,
+                                        p->since.pos[BALAI_STREAM_DEVICE_LISTS], &dl_changed,
+                                        &dl_left);
+        if (p->device_lists_pos > next.pos[BALAI_STREAM_DEVICE_LISTS])
+            next.pos[BALAI_STREAM_DEVICE_LISTS] = p->device_lists_pos;
+    }
     balai_sync_token_format(p->epoch, &next, tok, sizeof(tok));
     balai_buf_printf(out, "{\"next_batch\":\"%s\",\"rooms\":{\"join\":{", tok);
     if (c.join.len)
@@ -418,22 +454,34 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
     balai_buf_append_str(out, "},\"leave\":{");
     if (c.leave.len)
         balai_buf_append(out, c.leave.data, c.leave.len);
-    balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[]},");
+    balai_buf_append_str(out, "},\"knock\":{}},\"presence\":{\"events\":[");
+    if (pres.len)
+        balai_buf_append(out, pres.data, pres.len);
+    balai_buf_append_str(out, "]},");
     size_t nglobal = write_account_data(out, p, NULL, ad_since(p));
     balai_buf_append_str(out, ",\"to_device\":{\"events\":[");
     if (td.len)
         balai_buf_append(out, td.data, td.len);
-    balai_buf_append_str(out, "]},\"device_lists\":{\"changed\":[],\"left\":[]}");
+    balai_buf_append_str(out, "]},\"device_lists\":{\"changed\":[");
+    if (dl_changed.len)
+        balai_buf_append(out, dl_changed.data, dl_changed.len);
+    balai_buf_append_str(out, "],\"left\":[");
+    if (dl_left.len)
+        balai_buf_append(out, dl_left.data, dl_left.len);
+    balai_buf_append_str(out, "]}");
     if (p->keys_write)
         p->keys_write(p->keys_src, p->user_id, p->device_id, out);
     else
         balai_buf_append_str(out, ",\"device_one_time_keys_count\":{\"signed_curve25519\":0},"
                                   "\"device_unused_fallback_key_types\":[]");
     balai_buf_append_char(out, '}');
-    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave || nglobal || ntd;
+    *has_updates = p->initial || c.njoin || c.ninvite || c.nleave || nglobal || ntd || npres || ndl;
     balai_buf_release(&c.join);
     balai_buf_release(&c.invite);
     balai_buf_release(&c.leave);
     balai_buf_release(&td);
+    balai_buf_release(&pres);
+    balai_buf_release(&dl_changed);
+    balai_buf_release(&dl_left);
     return BALAI_OK;
 }

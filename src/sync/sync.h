@@ -43,6 +43,36 @@ typedef void (*balai_sync_keys_fn)(void *src, const char *user_id, const char *d
 typedef size_t (*balai_sync_td_fn)(void *src, const char *user_id, const char *device_id,
                                    int64_t after, struct balai_buf *b, int64_t *upto);
 
+/* A source of one room's unread counts for user_id: appends
+ * ,"unread_notifications":{"notification_count":N,"highlight_count":M}
+ * and, when `threads`, ,"unread_thread_notifications":{...} (leading commas
+ * included) to b. */
+typedef void (*balai_sync_unread_fn)(void *src, const char *user_id, const char *room_id,
+                                     int threads, struct balai_buf *b);
+
+/* A source of presence: appends the m.presence events user_id may see that
+ * changed after `after` (comma-separated objects) and returns how many. */
+typedef size_t (*balai_sync_presence_fn)(void *src, const char *user_id, int64_t after,
+                                         struct balai_buf *b);
+
+/* A source of device-list changes: appends to `changed` the users (JSON
+ * strings, comma-separated) sharing a room with user_id whose devices or keys
+ * changed after `after`, or who came to share a room since, and to `left`
+ * those who no longer share any; returns how many in all. */
+typedef size_t (*balai_sync_devlists_fn)(void *src, const char *user_id, int64_t after,
+                                         struct balai_buf *changed, struct balai_buf *left);
+
+/* A source of the extra members of an event's `unsigned` for user_id (the
+ * bundled aggregations "m.relations", "redacted_because"): appends each
+ * member preceded by a comma to b and returns how many. */
+typedef size_t (*balai_sync_unsigned_fn)(void *src, struct balai_ev *ev, const char *user_id,
+                                         struct balai_buf *b);
+
+struct balai_sync_extra {
+    balai_sync_unsigned_fn fn; /* NULL: none */
+    void *src;
+};
+
 struct balai_sync_params {
     const char *user_id;
     const char *device_id;
@@ -70,6 +100,21 @@ struct balai_sync_params {
     /* to-device messages: NULL fn = none */
     balai_sync_td_fn to_device_write;
     void *to_device_src;
+    /* unread counts per joined room: NULL fn = zero counts; unread_threads
+     * asks for the per-thread counts too */
+    balai_sync_unread_fn unread_write;
+    void *unread_src;
+    int unread_threads;
+    /* presence: NULL fn = none; pos as for typing */
+    balai_sync_presence_fn presence_write;
+    void *presence_src;
+    int64_t presence_pos;
+    /* device-list changes: NULL fn = none; pos as for typing */
+    balai_sync_devlists_fn device_lists_write;
+    void *device_lists_src;
+    int64_t device_lists_pos;
+    /* extra `unsigned` members of every event written */
+    struct balai_sync_extra extra;
 };
 
 /* Writes the response for events up to `upto` into out. *has_updates is set
@@ -79,8 +124,9 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
                      struct balai_buf *out, int *has_updates);
 
 /* Appends the client form of `ev` for user/device: the cached JSON plus
- * unsigned.transaction_id for the sender's own device. */
+ * unsigned.transaction_id for the sender's own device and the members the
+ * extra source adds (x NULL or x->fn NULL: none). */
 int balai_sync_write_event(struct balai_buf *b, struct balai_ev *ev, const char *user_id,
-                           const char *device_id);
+                           const char *device_id, const struct balai_sync_extra *x);
 
 #endif

@@ -11,9 +11,9 @@
 void balai_sync_token_format(const char *epoch, const struct balai_sync_token *t, char *out,
                              size_t outlen)
 {
-    snprintf(out, outlen, "s%s_%lld_%lld_%lld_%lld_%lld_%lld", epoch, (long long)t->pos[0],
+    snprintf(out, outlen, "s%s_%lld_%lld_%lld_%lld_%lld_%lld_%lld", epoch, (long long)t->pos[0],
              (long long)t->pos[1], (long long)t->pos[2], (long long)t->pos[3], (long long)t->pos[4],
-             (long long)t->pos[5]);
+             (long long)t->pos[5], (long long)t->pos[6]);
 }
 
 void balai_page_token_format(const char *epoch, int64_t pos, char *out, size_t outlen)
@@ -51,8 +51,11 @@ int balai_sync_token_parse(const char *s, const char *epoch, struct balai_sync_t
     int n = 0, rc;
     memset(t, 0, sizeof(*t));
     if (s[0] == 's') {
+        /* Tokens from before the presence stream have one position less. */
         rc = parse(s + 1, epoch, t->pos, BALAI_STREAM_COUNT, &n);
-        return rc == BALAI_OK && n != BALAI_STREAM_COUNT ? BALAI_EINVAL : rc;
+        return rc == BALAI_OK && n != BALAI_STREAM_COUNT && n != BALAI_STREAM_PRESENCE
+                   ? BALAI_EINVAL
+                   : rc;
     }
     if (s[0] == 't') {
         rc = parse(s + 1, epoch, t->pos, 1, &n);

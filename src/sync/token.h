@@ -3,7 +3,7 @@
  * A sync token (next_batch) names a position in every stream a client
  * follows, plus the server epoch so that a token from another database (a
  * restore, another server) is recognised instead of silently misread:
- *     s<epoch>_<events>_<receipts>_<typing>_<account_data>_<to_device>_<device_lists>
+ *     s<epoch>_<events>_<receipts>_<typing>_<account_data>_<to_device>_<device_lists>_<presence>
  * A pagination token (prev_batch, /messages) names a point in the event
  * stream: events at or before <pos> lie behind it:
  *     t<epoch>_<pos>
@@ -21,6 +21,7 @@ enum {
     BALAI_STREAM_ACCOUNT_DATA,
     BALAI_STREAM_TO_DEVICE,
     BALAI_STREAM_DEVICE_LISTS,
+    BALAI_STREAM_PRESENCE,
     BALAI_STREAM_COUNT,
 };
 

@@ -20,11 +20,11 @@
 
 static void tokens(void **state)
 {
-    struct balai_sync_token t = {{42, 1, 2, 3, 4, 5}}, u;
+    struct balai_sync_token t = {{42, 1, 2, 3, 4, 5, 6}}, u;
     char buf[200];
     int64_t pos;
     balai_sync_token_format("ab12", &t, buf, sizeof(buf));
-    assert_string_equal(buf, "sab12_42_1_2_3_4_5");
+    assert_string_equal(buf, "sab12_42_1_2_3_4_5_6");
     assert_int_equal(balai_sync_token_parse(buf, "ab12", &u), BALAI_OK);
     assert_memory_equal(&t, &u, sizeof(t));
     assert_int_equal(balai_sync_token_parse(buf, "other", &u), BALAI_ESTATE);
@@ -34,11 +34,22 @@ static void tokens(void **state)
     assert_string_equal(buf, "tab12_7");
     assert_int_equal(balai_page_token_parse(buf, "ab12", &pos), BALAI_OK);
     assert_int_equal(pos, 7);
-    static const char *const bad[] = {
-        "",         "x",         "sab12", "sab12_",   "sab12_1_2",          "tab12_-1",
-        "tab12_1x", "tab12_1_2", "s_1",   "tab12__1", "sab12_1_2_3_4_5_6_7"};
+    static const char *const bad[] = {"",
+                                      "x",
+                                      "sab12",
+                                      "sab12_",
+                                      "sab12_1_2",
+                                      "tab12_-1",
+                                      "tab12_1x",
+                                      "tab12_1_2",
+                                      "s_1",
+                                      "tab12__1",
+                                      "sab12_1_2_3_4_5_6_7_8"};
     for (size_t i = 0; i < BALAI_ARRAY_LEN(bad); i++)
         assert_int_not_equal(balai_sync_token_parse(bad[i], "ab12", &u), BALAI_OK);
+    /* a token from before the presence stream */
+    assert_int_equal(balai_sync_token_parse("sab12_42_1_2_3_4_5", "ab12", &u), BALAI_OK);
+    assert_int_equal(u.pos[BALAI_STREAM_PRESENCE], 0);
 }
 
 struct w {

@@ -83,7 +83,7 @@ static void page_answer(struct page *p)
     for (size_t i = 0; i < p->nout; i++) {
         if (i)
             balai_buf_append_char(&b, ',');
-        balai_sync_write_event(&b, p->out[i], p->user_id, p->device_id);
+        balai_sync_write_event(&b, p->out[i], p->user_id, p->device_id, &p->app->event_extra);
     }
     balai_page_token_format(p->app->epoch, p->cursor, tok, sizeof(tok));
     balai_buf_printf(&b, "],\"start\":\"%s\"",
@@ -301,7 +301,7 @@ static void one_done(void *arg)
     } else {
         struct balai_buf b;
         balai_buf_init(&b, 0);
-        balai_sync_write_event(&b, ev, o->user_id, o->device_id);
+        balai_sync_write_event(&b, ev, o->user_id, o->device_id, &o->app->event_extra);
         size_t len;
         char *s = balai_buf_detach(&b, &len);
         balai_http_respond_take(o->req, 200, "application/json", s, len);

@@ -253,6 +253,7 @@ static char *build(struct balai_app *app, const struct balai_sync_params *p, int
     q.keys_src = app->e2e_keys;
     q.to_device_write = balai_api_to_device_write;
     q.to_device_src = app->to_device;
+    q.extra = app->event_extra;
     balai_buf_init(&b, 0);
     balai_sync_build(app->rooms, &q, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
