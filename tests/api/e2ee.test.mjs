@@ -155,7 +155,7 @@ describe('e2ee = allow: encrypted room between two crypto clients', () => {
         try {
             await waitFor(
                 () => clearBodies(bob, roomId).includes('the patient in bed 4'),
-                'alice\'s message decrypted at bob',
+                "alice's message decrypted at bob",
             );
         } catch (e) {
             e.message += `; failures at bob: ${JSON.stringify(decryptionFailures(bob, roomId))}`;
@@ -163,9 +163,8 @@ describe('e2ee = allow: encrypted room between two crypto clients', () => {
         }
 
         // the server stored ciphertext only
-        const raw = await srv.request('GET', `${C}/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(sent.event_id)}`, {
-            token: bob.token,
-        });
+        const eventPath = `/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(sent.event_id)}`;
+        const raw = await srv.request('GET', C + eventPath, { token: bob.token });
         assertOk(raw);
         assert.equal(raw.json.type, 'm.room.encrypted', raw.text);
         assert.equal(raw.json.content.algorithm, MEGOLM, raw.text);
@@ -174,7 +173,10 @@ describe('e2ee = allow: encrypted room between two crypto clients', () => {
 
         await bounded(bob.sendTextMessage(roomId, 'on my way'), 'bob sends');
         try {
-            await waitFor(() => clearBodies(alice, roomId).includes('on my way'), 'bob\'s reply decrypted at alice');
+            await waitFor(
+                () => clearBodies(alice, roomId).includes('on my way'),
+                "bob's reply decrypted at alice",
+            );
         } catch (e) {
             e.message += `; failures at alice: ${JSON.stringify(decryptionFailures(alice, roomId))}`;
             throw e;
@@ -190,7 +192,34 @@ describe('e2ee = allow: encrypted room between two crypto clients', () => {
 });
 
 describe('e2ee = deny (the default): encryption is refused', () => {
+    const clients = [];
+    after(() => {
+        for (const c of clients) c.stopClient();
+    });
     const srv = useServer({ env: RELAXED, users: [{ name: 'carol' }] });
+
+    it('a client with crypto still starts, uploads its keys and sends in the clear', T, async () => {
+        const carol = await cryptoClient(srv, 'carol', clients);
+        await waitFor(async () => {
+            const q = await srv.request('POST', `${C}/keys/query`, {
+                token: carol.token,
+                body: { device_keys: { [carol.getUserId()]: [] } },
+            });
+            assertOk(q);
+            return q.json.device_keys[carol.getUserId()]?.[carol.getDeviceId()];
+        }, "carol's device keys on the server");
+        const { room_id: roomId } = await carol.createRoom({ name: 'plain', preset: 'private_chat' });
+        assert.equal(await carol.getCrypto().isEncryptionEnabledInRoom(roomId), false);
+        const sent = await bounded(carol.sendTextMessage(roomId, 'visible to audit'), 'carol sends');
+        const r = await srv.request(
+            'GET',
+            `${C}/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(sent.event_id)}`,
+            { token: carol.token },
+        );
+        assertOk(r);
+        assert.equal(r.json.type, 'm.room.message', r.text);
+        assert.equal(r.json.content.body, 'visible to audit');
+    });
 
     it('.well-known forces encryption off for Element', T, async () => {
         const r = await srv.request('GET', '/.well-known/matrix/client');
@@ -202,7 +231,9 @@ describe('e2ee = deny (the default): encryption is refused', () => {
         const { access_token: token } = await srv.login('carol');
         const r = await srv.request('POST', `${C}/createRoom`, {
             token,
-            body: { initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: MEGOLM } }] },
+            body: {
+                initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: MEGOLM } }],
+            },
         });
         assertError(r, 403, 'M_FORBIDDEN');
         assert.match(r.json.error, /end-to-end encrypted/);

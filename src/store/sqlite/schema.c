@@ -169,6 +169,12 @@ static const char migration_7[] = "CREATE TABLE to_device (\n"
                                   "    PRIMARY KEY (user_id, device_id, pos)\n"
                                   ");\n";
 
+/* Event relations (m.relates_to): PLACEHOLDER, the relations work fills it. */
+static const char migration_8[] = "-- relations\n";
+
+/* Device-list changes: PLACEHOLDER, the device-lists work fills it. */
+static const char migration_9[] = "-- device lists\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
@@ -177,6 +183,8 @@ const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {5, "room directory", migration_5},
     {6, "end-to-end encryption keys", migration_6},
     {7, "to-device messages", migration_7},
+    {8, "event relations", migration_8},
+    {9, "device-list changes", migration_9},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);
