@@ -175,6 +175,12 @@ static const char migration_8[] = "-- relations\n";
 /* Device-list changes: PLACEHOLDER, the device-lists work fills it. */
 static const char migration_9[] = "-- device lists\n";
 
+/* The organisation directory and roles: PLACEHOLDER, the directory work fills it. */
+static const char migration_10[] = "-- org directory\n";
+
+/* The audit trail: PLACEHOLDER, the audit work fills it. */
+static const char migration_11[] = "-- audit trail\n";
+
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
     {2, "rooms, events, state, txns, aliases", migration_2},
@@ -185,6 +191,8 @@ const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {7, "to-device messages", migration_7},
     {8, "event relations", migration_8},
     {9, "device-list changes", migration_9},
+    {10, "organisation directory and roles", migration_10},
+    {11, "audit trail", migration_11},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);
