@@ -61,6 +61,9 @@ struct bench {
  * ("test" or "moderate"), sized for `conns` client connections. On failure
  * the reason is printed and nothing is left running. */
 int bench_start(struct bench *b, const char *hash_cost, int64_t conns);
+/* Restarts the current server on its data directory (memory caches cold;
+ * open connections are lost). */
+int bench_restart(struct bench *b, const char *hash_cost, int64_t conns);
 /* Stops the current server and removes its directory; a no-op when none
  * runs, so every scenario calls it on every path. */
 void bench_stop(struct bench *b);
@@ -176,5 +179,6 @@ int bench_scen_fanout(struct bench *b);
 int bench_scen_dm(struct bench *b);
 int bench_scen_send(struct bench *b);
 int bench_scen_login(struct bench *b);
+int bench_scen_sync(struct bench *b);
 
 #endif

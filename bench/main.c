@@ -33,6 +33,7 @@ static const struct scenario scenarios[] = {
     {"fanout", bench_scen_fanout, "100- and 1,000-member rooms, stepped send rates"},
     {"dm", bench_scen_dm, "many 1:1 rooms, stepped send rates"},
     {"login", bench_scen_login, "login rate with Argon2id 'moderate'"},
+    {"sync", bench_scen_sync, "initial /sync in 100 rooms, warm and cold (after a restart)"},
 };
 
 static struct bench *the_bench;

@@ -258,29 +258,11 @@ static int read_addr(struct bench_server *s)
     return rc;
 }
 
-int bench_server_start(struct bench_server *s, const struct bench_server_opts *o)
+/* Forks `balai serve` on s->data_dir and waits until it announces its
+ * address and socket. */
+static int spawn(struct bench_server *s, const struct bench_server_opts *o)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *tmpl;
     int rc;
-
-    memset(s, 0, sizeof(*s));
-    s->keep = o->keep;
-    tmpl = balai_asprintf("%s/balai-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(tmpl)) {
-        fprintf(stderr, "balai-bench: cannot create a directory under %s: %s\n",
-                tmp && *tmp ? tmp : "/tmp", strerror(errno));
-        free(tmpl);
-        return BALAI_EIO;
-    }
-    s->root = tmpl;
-    s->data_dir = balai_asprintf("%s/data", s->root);
-    s->sock_path = balai_asprintf("%s/balai.sock", s->data_dir);
-    s->log_path = balai_asprintf("%s/server.log", s->root);
-    rc = run_init(s, o->bin);
-    if (rc != BALAI_OK)
-        return rc;
-
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
@@ -318,6 +300,64 @@ int bench_server_start(struct bench_server *s, const struct bench_server_opts *o
     return BALAI_OK;
 }
 
+int bench_server_start(struct bench_server *s, const struct bench_server_opts *o)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *tmpl;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->keep = o->keep;
+    tmpl = balai_asprintf("%s/balai-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "balai-bench: cannot create a directory under %s: %s\n",
+                tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        free(tmpl);
+        return BALAI_EIO;
+    }
+    s->root = tmpl;
+    s->data_dir = balai_asprintf("%s/data", s->root);
+    s->sock_path = balai_asprintf("%s/balai.sock", s->data_dir);
+    s->log_path = balai_asprintf("%s/server.log", s->root);
+    rc = run_init(s, o->bin);
+    if (rc != BALAI_OK)
+        return rc;
+    return spawn(s, o);
+}
+
+/* Stops the process (SIGTERM, then SIGKILL after the stop timeout) and reaps it. */
+static void terminate(struct bench_server *s)
+{
+    int st = 0;
+    kill(s->pid, SIGTERM);
+    int64_t deadline = bench_now_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
+    while (waitpid(s->pid, &st, WNOHANG) == 0) {
+        if (bench_now_ns() > deadline) {
+            fprintf(stderr, "balai-bench: the server did not stop in %d s; killing it\n",
+                    STOP_TIMEOUT_MS / 1000);
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+            break;
+        }
+        sleep_ms(10);
+    }
+    if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+        fprintf(stderr, "balai-bench: the server died on SIGTERM with signal %d\n", WTERMSIG(st));
+    s->pid = 0;
+    running_pid = 0;
+}
+
+int bench_server_restart(struct bench_server *s, const struct bench_server_opts *o)
+{
+    if (s->pid > 0)
+        terminate(s);
+    char *addr = balai_asprintf("%s/serve.addr", s->data_dir);
+    unlink(addr);
+    free(addr);
+    unlink(s->sock_path);
+    return spawn(s, o);
+}
+
 void bench_server_kill_now(void)
 {
     pid_t pid = running_pid;
@@ -341,26 +381,11 @@ void bench_server_stop(struct bench_server *s)
                         WIFEXITED(st) ? WEXITSTATUS(st) : -1);
             print_log_tail(s->log_path);
             s->keep = 1;
-            goto reaped;
+            s->pid = 0;
+            running_pid = 0;
+        } else {
+            terminate(s);
         }
-        kill(s->pid, SIGTERM);
-        int64_t deadline = bench_now_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
-        while (waitpid(s->pid, &st, WNOHANG) == 0) {
-            if (bench_now_ns() > deadline) {
-                fprintf(stderr, "balai-bench: the server did not stop in %d s; killing it\n",
-                        STOP_TIMEOUT_MS / 1000);
-                kill(s->pid, SIGKILL);
-                waitpid(s->pid, &st, 0);
-                break;
-            }
-            sleep_ms(10);
-        }
-        if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
-            fprintf(stderr, "balai-bench: the server died on SIGTERM with signal %d\n",
-                    WTERMSIG(st));
-    reaped:
-        s->pid = 0;
-        running_pid = 0;
     }
     if (s->root) {
         if (s->keep)

@@ -43,6 +43,9 @@ struct bench_proc_sample {
 /* Starts a server. On failure prints the reason (and the server log's
  * tail) and returns a negative error; `s` needs bench_server_stop anyway. */
 int bench_server_start(struct bench_server *s, const struct bench_server_opts *o);
+/* Stops the server process and starts it again on the same data directory:
+ * a restart, with the data kept and every in-memory cache cold. */
+int bench_server_restart(struct bench_server *s, const struct bench_server_opts *o);
 /* Stops the server (SIGTERM, then SIGKILL after 10 s), waits for it, and
  * removes its directory unless asked to keep it. NULL-safe, idempotent. */
 void bench_server_stop(struct bench_server *s);

@@ -15,7 +15,7 @@
 
 /* ---- server ---- */
 
-int bench_start(struct bench *b, const char *hash_cost, int64_t conns)
+static struct bench_server_opts server_opts(struct bench *b, const char *hash_cost, int64_t conns)
 {
     struct bench_server_opts so = {
         .bin = b->o.bin,
@@ -25,10 +25,22 @@ int bench_start(struct bench *b, const char *hash_cost, int64_t conns)
         .cpu = b->o.no_pin ? -1 : BENCH_SERVER_CPU,
         .keep = b->o.keep,
     };
+    return so;
+}
+
+int bench_start(struct bench *b, const char *hash_cost, int64_t conns)
+{
+    struct bench_server_opts so = server_opts(b, hash_cost, conns);
     int rc = bench_server_start(&b->srv, &so);
     if (rc != BALAI_OK)
         bench_server_stop(&b->srv);
     return rc;
+}
+
+int bench_restart(struct bench *b, const char *hash_cost, int64_t conns)
+{
+    struct bench_server_opts so = server_opts(b, hash_cost, conns);
+    return bench_server_restart(&b->srv, &so);
 }
 
 void bench_stop(struct bench *b)
