@@ -2,7 +2,7 @@
 # real work; this file only strings the steps together.
 #
 #   make deps         install missing Debian and npm packages (scripts/install-deps)
-#   make build        build/balai (debugoptimized)
+#   make build        build/balai (debugoptimized) and the web app (web/dist)
 #   make build-asan   build-asan/ with AddressSanitizer + UBSan
 #   make build-fuzz   build-fuzz/ with clang, libFuzzer targets, ASan + UBSan
 #   make run          init ./data if needed and serve on http://127.0.0.1:8008
@@ -31,9 +31,18 @@ all: build
 deps:
 	@scripts/install-deps
 
-build:
+build: web/dist/index.html
 	@test -f build/build.ninja || $(MESON) setup build --buildtype=debugoptimized
 	@$(NINJA) -C build
+
+# The web app (web/, served by balai at /): rebuilt when its sources change.
+# The bundle step also checks the size budget (docs/webapp.md).
+WEB_SOURCES = $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package.json \
+	web/package-lock.json web/tsconfig.json
+
+web/dist/index.html: $(WEB_SOURCES)
+	@test -d web/node_modules || { echo "make: web/node_modules is missing: run 'make deps'" >&2; exit 1; }
+	@cd web && node build.mjs --size
 
 build-asan:
 	@test -f build-asan/build.ninja || $(MESON) setup build-asan \
@@ -106,4 +115,4 @@ bench-full:
 	else echo "make bench-full: benchmarks arrive with issue 4 (no scripts/bench yet)"; exit 1; fi
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz web/dist

@@ -35,6 +35,8 @@ static const struct keydef keys[] = {
     S("server", "listen", listen, "127.0.0.1:8008", "Address and port to listen on (ADDR:PORT)."),
     S("server", "public_baseurl", public_baseurl, "",
       "Base URL clients use, for /.well-known/matrix/client (default: http://LISTEN)."),
+    S("server", "presence", presence, "on",
+      "Presence (online/offline in /sync and /presence): on or off."),
     S("database", "backend", db_backend, "sqlite", "Storage backend: sqlite."),
     S("database", "path", db_path, "balai.db", "SQLite database file, relative to the data dir."),
     S("security", "key_file", key_file, "balai.key",
@@ -71,6 +73,21 @@ static const struct keydef keys[] = {
     I("workers", "worker_threads", worker_threads, "2", 1, 64,
       "Threads for cold reads, media and exports."),
     S("log", "level", log_level, "info", "Log level: debug, info, warn, error."),
+    S("web", "root", web_root, "",
+      "Web app directory (built web/dist); empty: found next to the binary; none: off."),
+    S("rooms", "labels", rooms_labels,
+      "public,internal,confidential,restricted-health,restricted-finance",
+      "Classification labels of organisation rooms, comma-separated."),
+    S("rooms", "default_label", rooms_default_label, "internal",
+      "Label of a new organisation room when none is given (one of rooms.labels)."),
+    S("rooms", "create_policy", rooms_create_policy, "everyone",
+      "Who may create organisation rooms: everyone, unit_admins or admins (DMs: everyone)."),
+    I("rooms", "min_stewards", rooms_min_stewards, "2", 1, 10,
+      "Active human stewards (room admins) every organisation room keeps at least."),
+    I("rooms", "max_stewards", rooms_max_stewards, "3", 1, 50,
+      "Stewards an organisation room may have at most."),
+    I("rooms", "stale_days", rooms_stale_days, "90", 1, 36500,
+      "Days without activity after which the room inventory flags a room as stale."),
 };
 
 static char **str_field(struct balai_config *c, const struct keydef *k)
@@ -211,6 +228,33 @@ int balai_config_validate(const struct balai_config *c, char *err, size_t errlen
 {
     if (strcmp(c->e2ee, "deny") != 0 && strcmp(c->e2ee, "allow") != 0) {
         snprintf(err, errlen, "security.e2ee must be 'deny' or 'allow'");
+        return BALAI_EINVAL;
+    }
+    if (strcmp(c->presence, "on") != 0 && strcmp(c->presence, "off") != 0) {
+        snprintf(err, errlen, "server.presence must be 'on' or 'off'");
+        return BALAI_EINVAL;
+    }
+    if (strcmp(c->rooms_create_policy, "everyone") != 0 &&
+        strcmp(c->rooms_create_policy, "unit_admins") != 0 &&
+        strcmp(c->rooms_create_policy, "admins") != 0) {
+        snprintf(err, errlen, "rooms.create_policy must be 'everyone', 'unit_admins' or 'admins'");
+        return BALAI_EINVAL;
+    }
+    size_t dl = strlen(c->rooms_default_label);
+    const char *lab = c->rooms_labels, *hit = NULL;
+    while (dl && (lab = strstr(lab, c->rooms_default_label)) != NULL) {
+        if ((lab == c->rooms_labels || lab[-1] == ',') && (lab[dl] == ',' || lab[dl] == '\0')) {
+            hit = lab;
+            break;
+        }
+        lab += dl;
+    }
+    if (!hit) {
+        snprintf(err, errlen, "rooms.default_label must be one of rooms.labels");
+        return BALAI_EINVAL;
+    }
+    if (c->rooms_min_stewards > c->rooms_max_stewards) {
+        snprintf(err, errlen, "rooms.min_stewards must not exceed rooms.max_stewards");
         return BALAI_EINVAL;
     }
     if (strcmp(c->db_backend, "sqlite") != 0) {

@@ -15,6 +15,7 @@ struct balai_config {
     char *server_name;
     char *listen;
     char *public_baseurl; /* empty: derived from listen */
+    char *presence;       /* "on" or "off" */
     /* [database] */
     char *db_backend;
     char *db_path; /* relative to data_dir unless absolute */
@@ -41,6 +42,15 @@ struct balai_config {
     int64_t worker_threads;
     /* [log] */
     char *log_level;
+    /* [web] */
+    char *web_root; /* "": auto (see api/web.h); "none": no web app */
+    /* [rooms] organisation rooms and stewardship (api/org_rooms.h) */
+    char *rooms_labels;        /* comma-separated classification labels */
+    char *rooms_default_label; /* one of rooms_labels */
+    char *rooms_create_policy; /* "everyone", "unit_admins" or "admins" */
+    int64_t rooms_min_stewards;
+    int64_t rooms_max_stewards;
+    int64_t rooms_stale_days; /* default of the inventory's stale_days */
 };
 
 /* Describes one key, for --help and documentation. */

@@ -14,7 +14,9 @@ static void usage(FILE *out)
             "verbs:\n"
             "  init    create a data directory:   balai init --data-dir DIR [--server-name NAME]\n"
             "  serve   run the server:            balai serve [--data-dir DIR] [--listen A:P]\n"
-            "  user    manage accounts:           balai user add|list|deactivate ...\n\n"
+            "  user    manage accounts:           balai user add|list|deactivate ...\n"
+            "  directory  the org directory:      balai directory import FILE.csv [--dry-run]\n"
+            "  audit   check the audit trail:     balai audit verify|list [--data-dir DIR]\n\n"
             "Run 'balai VERB --help' for a verb's options. Documentation: README.md and docs/.\n",
             BALAI_VERSION);
 }
@@ -40,6 +42,10 @@ int main(int argc, char **argv)
         return balai_cli_serve(argc - 1, argv + 1);
     if (strcmp(verb, "user") == 0)
         return balai_cli_user(argc - 1, argv + 1);
+    if (strcmp(verb, "directory") == 0)
+        return balai_cli_directory(argc - 1, argv + 1);
+    if (strcmp(verb, "audit") == 0)
+        return balai_cli_audit(argc - 1, argv + 1);
     fprintf(stderr, "balai: unknown verb '%s'\n\n", verb);
     usage(stderr);
     return 2;

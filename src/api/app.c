@@ -2,10 +2,18 @@
 #include "balai.h"
 
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/client/uia.h"
 #include "api/common.h"
+#include "api/device_lists.h"
+#include "api/directory.h"
+#include "api/dlp.h"
+#include "api/presence.h"
+#include "api/push_rules.h"
 #include "api/receipts.h"
+#include "api/relations.h"
 #include "api/typing.h"
+#include "api/web.h"
 #include "core/accounts.h"
 #include "core/throttle.h"
 
@@ -68,6 +76,32 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_client_keys_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_client_to_device_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_admin_directory_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_org_directory_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_directory_start(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_push_rules_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_admin_audit_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_housekeeping_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_presence_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_device_lists_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_relations_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_client_context_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_admin_dlp_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_moderation_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_web_routes(app);
     return rc;
 }
 
@@ -77,6 +111,10 @@ void balai_api_release(struct balai_app *app)
     balai_throttle_free(app->login_ip);
     balai_uia_free(app->uia);
     balai_api_typing_release(app);
+    balai_api_directory_stop(app);
+    balai_api_audit_stop(app);
+    balai_api_presence_release(app);
+    balai_api_web_free(app);
     app->login_account = NULL;
     app->login_ip = NULL;
     app->uia = NULL;

@@ -32,6 +32,15 @@ struct balai_room_directory;
 struct balai_e2e_keys;
 struct balai_to_device;
 struct balai_timer;
+struct balai_api_directory;
+struct balai_push_store;
+struct balai_unread;
+struct balai_api_audit;
+struct balai_relations;
+struct balai_presence;
+struct balai_device_lists;
+struct balai_api_dlp;
+struct balai_api_web;
 
 struct balai_app {
     struct balai_config *cfg;
@@ -70,12 +79,33 @@ struct balai_app {
     struct balai_e2e_keys *e2e_keys;
     /* to-device messages waiting for their device (api/to_device.h) */
     struct balai_to_device *to_device;
+    /* the organisation directory and roles (api/directory.h) */
+    struct balai_api_directory *directory;
+    /* presence (api/presence.h), in memory only */
+    struct balai_presence *presence;
+    /* device-list changes (api/device_lists.h) */
+    struct balai_device_lists *device_lists;
+    /* event relations and redactions (api/relations.h) */
+    struct balai_relations *relations;
     /* extra `unsigned` members of every event served (bundled aggregations,
      * redacted_because); set by the module that keeps them */
     struct balai_sync_extra event_extra;
+    /* push rules (api/push_rules.h) and the unread counts they drive (api/unread.h) */
+    struct balai_push_store *push_rules;
+    struct balai_unread *unread;
+    /* the audit trail (api/audit.h) and its chain key, balai_kdf(KEK,
+     * "audit-hmac"), set by serve.c */
+    struct balai_api_audit *audit;
+    uint8_t audit_key[32];
+    /* DLP and moderation (api/dlp.h) and the incidents' hash key,
+     * balai_kdf(KEK, "dlp-incident-hmac"), set by serve.c */
+    struct balai_api_dlp *dlp;
+    uint8_t dlp_key[32];
     uint8_t sign_sk[64];  /* Ed25519 signing key of the server */
     char sign_key_id[40]; /* "ed25519:..." */
     char bound_url[160];  /* http://ADDR:PORT actually listened on */
+    /* the web app's files, in memory (api/web.h); NULL when not served */
+    struct balai_api_web *web;
 };
 
 /* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to

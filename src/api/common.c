@@ -3,13 +3,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/common.h"
+#include "api/directory.h"
 #include "core/accounts.h"
 #include "core/password.h"
 #include "crypto/crypto.h"
+#include "util/alloc.h"
 #include "util/json.h"
 
 void balai_api_json(struct balai_http_req *req, int status, json_t *body)
@@ -125,7 +128,9 @@ int balai_api_auth(struct balai_http_req *req, struct balai_session **out)
         return BALAI_EAUTH;
     }
     struct balai_session *s = balai_accounts_session(app->accounts, hash);
-    if (!s || s->device->user->deactivated) {
+    /* an expired guest's tokens go at expiry (api/directory.c); this covers the moment between */
+    if (!s || s->device->user->deactivated ||
+        balai_api_directory_access_refused(app, s->device->user->user_id)) {
         json_t *o = json_pack("{s:s, s:s, s:b}", "errcode", "M_UNKNOWN_TOKEN", "error",
                               "Unknown or expired access token", "soft_logout", 0);
         balai_api_json(req, 401, o);
@@ -141,14 +146,8 @@ int balai_api_auth_admin(struct balai_http_req *req, struct balai_session **out)
         *out = NULL;
         return BALAI_OK;
     }
-    int rc = balai_api_auth(req, out);
-    if (rc != BALAI_OK)
-        return rc;
-    if (!(*out)->device->user->admin) {
-        balai_api_error(req, 403, "M_FORBIDDEN", "This endpoint is for server administrators");
-        return BALAI_EFORBIDDEN;
-    }
-    return BALAI_OK;
+    /* the org roles that manage users: owner and admin (gov/directory.h) */
+    return balai_api_auth_may(req, out, BALAI_GOV_USERS_MANAGE);
 }
 
 int balai_api_body(struct balai_http_req *req, int empty_ok, json_t **out)
@@ -204,5 +203,13 @@ int balai_api_password_ok(struct balai_http_req *req, const char *user_id, const
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,
                     balai_http_handler_fn fn, size_t max_body)
 {
-    return balai_router_add(app->router, m, pattern, fn, max_body, app);
+    static const char v3[] = "/_matrix/client/v3/";
+    int rc = balai_router_add(app->router, m, pattern, fn, max_body, app);
+    /* r0 is v3's older name; clients such as matrix-nio still use it */
+    if (rc == BALAI_OK && strncmp(pattern, v3, sizeof(v3) - 1) == 0) {
+        char *r0 = balai_asprintf("/_matrix/client/r0/%s", pattern + sizeof(v3) - 1);
+        rc = balai_router_add(app->router, m, r0, fn, max_body, app);
+        free(r0);
+    }
+    return rc;
 }

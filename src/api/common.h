@@ -38,8 +38,10 @@ static inline struct balai_app *balai_api_app(struct balai_http_req *req)
 int balai_api_auth(struct balai_http_req *req, struct balai_session **out);
 /* The SHA-256 of the request's token, for requests that must look it up again later. */
 int balai_api_token_hash(struct balai_http_req *req, uint8_t hash[32]);
-/* Admin API access: a session of an admin user, or the local unix socket.
- * *out is NULL for the socket. Answers 401/403 and fails otherwise. */
+/* Admin API access: a session of a user whose org role may manage users
+ * (owner, admin: BALAI_GOV_USERS_MANAGE), or the local unix socket. *out is
+ * NULL for the socket. Answers 401/403 and fails otherwise. Other admin
+ * areas check their own action with balai_api_auth_may (api/directory.h). */
 int balai_api_auth_admin(struct balai_http_req *req, struct balai_session **out);
 
 /* Parses the body as a JSON object (new reference in *out) or answers 400
@@ -83,6 +85,8 @@ int balai_api_client_public_rooms_routes(struct balai_app *app);
 int balai_api_client_keys_routes(struct balai_app *app);
 /* sendToDevice */
 int balai_api_client_to_device_routes(struct balai_app *app);
+/* client/housekeeping.c: 3PIDs, third-party protocols, pushers, TURN */
+int balai_api_client_housekeeping_routes(struct balai_app *app);
 
 /* Registers a route with app as its data. */
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,

@@ -126,6 +126,51 @@ void balai_api_e2e_keys_del(struct balai_e2e_keys *k, const char *user_id, const
     free(mk);
 }
 
+static void del_device(struct balai_e2e_keys *k, const char *mk)
+{
+    struct key *e = balai_map_del_str(k->devices, mk);
+
+    while (e) {
+        struct key *next = e->next;
+        key_free(e);
+        e = next;
+    }
+}
+
+void balai_api_e2e_keys_del_device(struct balai_e2e_keys *k, const char *user_id,
+                                   const char *device_id)
+{
+    char *mk;
+
+    if (device_id) {
+        mk = dev_key(user_id, device_id);
+        del_device(k, mk);
+        free(mk);
+        return;
+    }
+    /* every device of the user: collect the map keys, then delete */
+    char *prefix = dev_key(user_id, "");
+    size_t plen = strlen(prefix), it = 0, kl, n = 0, cap = 0;
+    char **found = NULL;
+    const void *key;
+    void *v;
+    while (balai_map_next(k->devices, &it, &key, &kl, &v)) {
+        if (kl <= plen || memcmp(key, prefix, plen) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            found = balai_realloc(found, cap * sizeof(*found));
+        }
+        found[n++] = balai_strdup(key);
+    }
+    for (size_t i = 0; i < n; i++) {
+        del_device(k, found[i]);
+        free(found[i]);
+    }
+    free(found);
+    free(prefix);
+}
+
 const char *balai_api_e2e_keys_get(const struct balai_e2e_keys *k, const char *user_id,
                                    const char *device_id, const char *kind, const char *key_id,
                                    int *used)

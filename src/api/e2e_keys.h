@@ -37,6 +37,10 @@ void balai_api_e2e_keys_put(struct balai_e2e_keys *k, const char *user_id, const
 /* Forgets a key; absent keys are ignored. */
 void balai_api_e2e_keys_del(struct balai_e2e_keys *k, const char *user_id, const char *device_id,
                             const char *kind, const char *key_id);
+/* Forgets every key of the device (one that went away); device_id NULL:
+ * of every device of the user (its cross-signing keys stay). */
+void balai_api_e2e_keys_del_device(struct balai_e2e_keys *k, const char *user_id,
+                                   const char *device_id);
 /* The JSON of a key (borrowed until it changes) or NULL; *used is set when
  * used is non-NULL. */
 const char *balai_api_e2e_keys_get(const struct balai_e2e_keys *k, const char *user_id,

@@ -7,7 +7,9 @@
 
 #include "api/common.h"
 #include "api/events.h"
+#include "api/relations.h"
 #include "api/room_directory.h"
+#include "api/unread.h"
 #include "core/auth.h"
 #include "core/event.h"
 #include "core/redact.h"
@@ -122,6 +124,9 @@ static int event_add(struct balai_api_write *w, const char *sender, const char *
     rc = balai_auth_check(rv->id, pdu, &view, reason, reasonlen);
     if (rc != BALAI_OK)
         goto out;
+    rc = balai_api_relations_check(app, room, sender, type, state_key, content, reason, reasonlen);
+    if (rc != BALAI_OK)
+        goto out;
     size_t len;
     char *plain = balai_json_dump(pdu, 0, &len);
     if (!plain) {
@@ -197,6 +202,12 @@ void balai_api_event_error(struct balai_http_req *req, int rc, const char *reaso
         break;
     case BALAI_EBUSY:
         balai_api_error(req, 400, "M_LIMIT_EXCEEDED", "%s", reason);
+        break;
+    case BALAI_EEXIST: /* api/relations.h: a duplicate annotation */
+        balai_api_error(req, 400, "M_DUPLICATE_ANNOTATION", "%s", reason);
+        break;
+    case BALAI_ESTATE: /* api/relations.h: a thread from an event with a relation */
+        balai_api_error(req, 400, "M_UNKNOWN", "%s", reason);
         break;
     default:
         balai_api_error_rc(req, rc, "the event");
@@ -329,6 +340,10 @@ static int write_apply_inner(struct balai_store_txn *t, struct balai_api_write *
         if (rc != BALAI_OK)
             goto out;
     }
+    /* the relations of the new events, the redactions of the targets */
+    rc = balai_api_relations_write(t, w);
+    if (rc != BALAI_OK)
+        goto out;
 rest:
     if (w->txn_user && w->nevs) {
         rc = balai_store_txn_txn_insert(t, w->txn_user, w->txn_device, w->txn_id,
@@ -468,9 +483,11 @@ static void write_done(struct balai_store_op *op)
             balai_rooms_set_max_pos(app->rooms, ev->pos);
             if (ev->membership)
                 balai_rooms_note_member(app->rooms, w->room, ev->state_key);
+            balai_api_unread_event(app, w->room, ev);
         }
         for (size_t i = 0; i < w->nredacted; i++)
             balai_room_replace(w->room, w->redacted[i]);
+        balai_api_relations_commit(w);
         if (tk && w->nevs)
             free(balai_map_put_str(app->txns, tk, balai_strdup(w->evs[0]->event_id)));
         if (w->alias)

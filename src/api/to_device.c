@@ -136,6 +136,31 @@ size_t balai_api_to_device_drop(struct balai_to_device *td, const char *user_id,
     return n;
 }
 
+void balai_api_to_device_drop_user(struct balai_to_device *td, const char *user_id)
+{
+    char *prefix = qkey(user_id, "");
+    size_t plen = strlen(prefix), it = 0, kl, n = 0, cap = 0;
+    char **found = NULL;
+    const void *key;
+    void *v;
+
+    while (balai_map_next(td->queues, &it, &key, &kl, &v)) {
+        if (kl <= plen || memcmp(key, prefix, plen) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            found = balai_realloc(found, cap * sizeof(*found));
+        }
+        found[n++] = balai_strdup((const char *)key + plen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        balai_api_to_device_drop(td, user_id, found[i], INT64_MAX);
+        free(found[i]);
+    }
+    free(found);
+    free(prefix);
+}
+
 int64_t balai_api_to_device_pos(const struct balai_to_device *td)
 {
     return td ? td->pos : 0;

@@ -44,6 +44,8 @@ void balai_api_to_device_add(struct balai_to_device *td, const char *user_id, co
 /* Forgets the device's messages at positions <= upto; returns how many. */
 size_t balai_api_to_device_drop(struct balai_to_device *td, const char *user_id,
                                 const char *device_id, int64_t upto);
+/* Forgets the messages of every device of the user (a deactivation). */
+void balai_api_to_device_drop_user(struct balai_to_device *td, const char *user_id);
 /* The highest position of all messages ever added (0 when none). */
 int64_t balai_api_to_device_pos(const struct balai_to_device *td);
 /* The highest position of the device's waiting messages (0 when none). */

@@ -16,6 +16,8 @@
 int balai_cli_init(int argc, char **argv);
 int balai_cli_serve(int argc, char **argv);
 int balai_cli_user(int argc, char **argv);
+int balai_cli_directory(int argc, char **argv);
+int balai_cli_audit(int argc, char **argv);
 
 /* Prints "balai: <message>" to stderr. */
 void balai_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,11 +17,18 @@
 #include <unistd.h>
 
 #include "api/account_data.h"
+#include "api/directory.h"
+#include "api/dlp.h"
+#include "api/device_lists.h"
 #include "api/e2e_keys.h"
 #include "api/to_device.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/events.h"
+#include "api/push_rules.h"
+#include "api/unread.h"
 #include "api/receipts.h"
+#include "api/relations.h"
 #include "api/room_directory.h"
 #include "cli/cli.h"
 #include "core/accounts.h"
@@ -129,6 +136,11 @@ static int load_messaging(struct balai_app *app)
     balai_wipe(seed, sizeof(seed));
     balai_hex_encode(pk, 4, hex);
     snprintf(app->sign_key_id, sizeof(app->sign_key_id), "ed25519:%s", hex);
+    rc = balai_api_audit_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load the audit trail from the database");
+        return rc;
+    }
     app->rooms = balai_rooms_new(BALAI_ROOM_CACHE);
     app->notifier = balai_notifier_new();
     app->txns = balai_map_new();
@@ -136,6 +148,11 @@ static int load_messaging(struct balai_app *app)
     rc = balai_api_rooms_load(app);
     if (rc != BALAI_OK) {
         balai_cli_fail("cannot load rooms from the database");
+        return rc;
+    }
+    rc = balai_api_directory_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load the organisation directory from the database");
         return rc;
     }
     rc = balai_api_account_data_load(app);
@@ -153,14 +170,34 @@ static int load_messaging(struct balai_app *app)
         balai_cli_fail("cannot load to-device messages from the database");
         return rc;
     }
+    rc = balai_api_device_lists_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load device-list changes from the database");
+        return rc;
+    }
+    rc = balai_api_relations_load(app);
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load event relations from the database");
+        return rc;
+    }
     rc = balai_api_receipts_load(app);
     if (rc != BALAI_OK) {
         balai_cli_fail("cannot load receipts from the database");
         return rc;
     }
+    rc = balai_api_unread_load(app); /* after rooms, account data and receipts */
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot rebuild the unread counts from the database");
+        return rc;
+    }
     rc = balai_api_room_directory_load(app);
-    if (rc != BALAI_OK)
+    if (rc != BALAI_OK) {
         balai_cli_fail("cannot load the room directory from the database");
+        return rc;
+    }
+    rc = balai_api_dlp_load(app);
+    if (rc != BALAI_OK)
+        balai_cli_fail("cannot load the DLP settings and suspensions from the database");
     return rc;
 }
 
@@ -301,6 +338,8 @@ int balai_cli_serve(int argc, char **argv)
         balai_cli_fail("cannot open the keystore %s with this key file", path);
         goto out;
     }
+    balai_kdf(kek, BALAI_AUDIT_KDF_LABEL, app->audit_key);
+    balai_kdf(kek, BALAI_DLP_KDF_LABEL, app->dlp_key);
     BALAI_FREE(path);
     path = balai_config_path(&s.cfg, s.cfg.db_path);
     struct balai_store_config sc = {s.cfg.db_backend, path};
@@ -418,17 +457,25 @@ out:
         balai_store_drain_completions(app->store);
     balai_loop_free(app->loop);
     balai_store_close(app->store);
+    balai_api_audit_free(app); /* the last head, after the last commit */
     balai_accounts_free(app->accounts);
     balai_api_wakes_release(app);
     balai_notifier_free(app->notifier);
     balai_rooms_free(app->rooms);
     balai_api_account_data_free(app->account_data);
+    balai_api_directory_free(app);
+    balai_api_dlp_free(app);
     balai_api_e2e_keys_free(app->e2e_keys);
     balai_api_to_device_free(app->to_device);
+    balai_api_device_lists_free(app->device_lists);
+    balai_api_relations_free(app);
     balai_api_receipts_free(app->receipts);
+    balai_api_unread_free(app->unread);
+    balai_api_push_rules_free(app->push_rules);
     balai_api_room_directory_free(app->room_directory);
     free_txns(app->txns);
     balai_wipe(app->sign_sk, sizeof(app->sign_sk));
+    balai_wipe(app->dlp_key, sizeof(app->dlp_key));
     balai_keystore_free(app->keystore);
     free(app->system_user_id);
     free(s.addr_file);

@@ -406,6 +406,8 @@ static enum balai_http_method map_method(unsigned m)
         return BALAI_HTTP_OPTIONS;
     case HTTP_HEAD:
         return BALAI_HTTP_HEAD;
+    case HTTP_PATCH:
+        return BALAI_HTTP_PATCH;
     default:
         return BALAI_HTTP_OTHER;
     }

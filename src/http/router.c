@@ -50,8 +50,8 @@ struct seg {
     size_t len;
 };
 
-static const char *const method_names[] = {"GET",     "POST", "PUT",  "DELETE",
-                                           "OPTIONS", "HEAD", "OTHER"};
+static const char *const method_names[] = {"GET",     "POST", "PUT",   "DELETE",
+                                           "OPTIONS", "HEAD", "PATCH", "OTHER"};
 
 const char *balai_http_method_name(enum balai_http_method m)
 {

@@ -21,6 +21,7 @@ enum balai_http_method {
     BALAI_HTTP_DELETE,
     BALAI_HTTP_OPTIONS,
     BALAI_HTTP_HEAD,
+    BALAI_HTTP_PATCH, /* SCIM (RFC 7644) */
     BALAI_HTTP_OTHER,
 };
 

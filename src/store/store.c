@@ -643,3 +643,171 @@ int balai_store_published_each(struct balai_store *st,
 {
     return st->be->published_each(st->db, fn, arg);
 }
+
+int balai_store_txn_device_list_add(struct balai_store_txn *t, const char *user_id, int64_t *pos)
+{
+    return t->st->be->device_list_add(t->st->db, user_id, pos);
+}
+
+int balai_store_txn_device_data_delete(struct balai_store_txn *t, const char *user_id,
+                                       const char *device_id)
+{
+    return t->st->be->device_data_delete(t->st->db, user_id, device_id);
+}
+
+int balai_store_device_list_changes(struct balai_store *st, int64_t after,
+                                    int (*fn)(int64_t pos, const char *user_id, void *), void *arg)
+{
+    return st->be->device_list_changes(st->db, after, fn, arg);
+}
+
+int balai_store_txn_relation_insert(struct balai_store_txn *t, const struct balai_relation_rec *r)
+{
+    return t->st->be->relation_insert(t->st->db, r);
+}
+
+int balai_store_txn_relation_delete(struct balai_store_txn *t, const char *event_id)
+{
+    return t->st->be->relation_delete(t->st->db, event_id);
+}
+
+int balai_store_txn_redaction_set(struct balai_store_txn *t, const char *event_id,
+                                  const char *redaction_id)
+{
+    return t->st->be->redaction_set(t->st->db, event_id, redaction_id);
+}
+
+int balai_store_relations_each(struct balai_store *st,
+                               int (*fn)(const struct balai_relation_rec *, void *), void *arg)
+{
+    return st->be->relations_each(st->db, fn, arg);
+}
+
+int balai_store_redactions_each(struct balai_store *st,
+                                int (*fn)(const char *event_id, const char *redaction_id, void *),
+                                void *arg)
+{
+    return st->be->redactions_each(st->db, fn, arg);
+}
+
+int balai_store_txn_org_person_set(struct balai_store_txn *t, const struct balai_org_person_rec *p)
+{
+    return t->st->be->org_person_set(t->st->db, p);
+}
+
+int balai_store_txn_org_unit_set(struct balai_store_txn *t, const struct balai_org_unit_rec *u)
+{
+    return t->st->be->org_unit_set(t->st->db, u);
+}
+
+int balai_store_txn_org_unit_delete(struct balai_store_txn *t, const char *unit_id)
+{
+    return t->st->be->org_unit_delete(t->st->db, unit_id);
+}
+
+int balai_store_org_people_each(struct balai_store *st,
+                                int (*fn)(const struct balai_org_person_rec *, void *), void *arg)
+{
+    return st->be->org_people_each(st->db, fn, arg);
+}
+
+int balai_store_org_units_each(struct balai_store *st,
+                               int (*fn)(const struct balai_org_unit_rec *, void *), void *arg)
+{
+    return st->be->org_units_each(st->db, fn, arg);
+}
+
+int balai_store_txn_audit_append(struct balai_store_txn *t, const struct balai_audit_rec *r)
+{
+    return t->st->be->audit_append(t->st->db, r);
+}
+
+int balai_store_txn_audit_tail(struct balai_store_txn *t, int64_t *seq, uint8_t mac[32])
+{
+    return t->st->be->audit_tail(t->st->db, seq, mac);
+}
+
+int balai_store_audit_each(struct balai_store *st, const struct balai_audit_query *q,
+                           int (*fn)(const struct balai_audit_rec *, void *), void *arg)
+{
+    if (q->dir != 'f' && q->dir != 'b')
+        return BALAI_EINVAL;
+    return st->be->audit_each(st->db, q, fn, arg);
+}
+
+/* ---- DLP and moderation ---- */
+
+int balai_store_txn_dlp_incident_add(struct balai_store_txn *t, struct balai_dlp_incident_rec *r)
+{
+    return t->st->be->dlp_incident_add(t->st->db, r);
+}
+
+int balai_store_dlp_incidents_each(struct balai_store *st, const struct balai_dlp_incident_query *q,
+                                   int (*fn)(const struct balai_dlp_incident_rec *, void *),
+                                   void *arg)
+{
+    return st->be->dlp_incidents_each(st->db, q, fn, arg);
+}
+
+int balai_store_txn_dlp_held_add(struct balai_store_txn *t, const struct balai_dlp_held_rec *r)
+{
+    return t->st->be->dlp_held_add(t->st->db, r);
+}
+
+int balai_store_txn_dlp_held_delete(struct balai_store_txn *t, const char *held_id)
+{
+    return t->st->be->dlp_held_delete(t->st->db, held_id);
+}
+
+int balai_store_dlp_held_each(struct balai_store *st, const char *held_id,
+                              int (*fn)(const struct balai_dlp_held_rec *, void *), void *arg)
+{
+    return st->be->dlp_held_each(st->db, held_id, fn, arg);
+}
+
+int balai_store_txn_report_add(struct balai_store_txn *t, struct balai_report_rec *r)
+{
+    return t->st->be->report_add(t->st->db, r);
+}
+
+int balai_store_txn_report_close(struct balai_store_txn *t, int64_t id, const char *status,
+                                 const char *by, const char *note, int64_t ts)
+{
+    if (!status || (strcmp(status, "resolved") != 0 && strcmp(status, "dismissed") != 0))
+        return BALAI_EINVAL;
+    return t->st->be->report_close(t->st->db, id, status, by, note, ts);
+}
+
+int balai_store_reports_each(struct balai_store *st, const char *status, int64_t id, int limit,
+                             int (*fn)(const struct balai_report_rec *, void *), void *arg)
+{
+    return st->be->reports_each(st->db, status, id, limit, fn, arg);
+}
+
+int balai_store_txn_suspension_set(struct balai_store_txn *t, const char *user_id, int suspended,
+                                   const char *actor, int64_t ts)
+{
+    return t->st->be->suspension_set(t->st->db, user_id, suspended, actor, ts);
+}
+
+int balai_store_suspensions_each(struct balai_store *st,
+                                 int (*fn)(const char *user_id, int64_t ts, const char *actor,
+                                           void *),
+                                 void *arg)
+{
+    return st->be->suspensions_each(st->db, fn, arg);
+}
+
+int balai_store_txn_dlp_setting_set(struct balai_store_txn *t, const char *kind, const char *name,
+                                    const char *value, int64_t ts)
+{
+    return t->st->be->dlp_setting_set(t->st->db, kind, name, value, ts);
+}
+
+int balai_store_dlp_settings_each(struct balai_store *st,
+                                  int (*fn)(const char *kind, const char *name, const char *value,
+                                            int64_t ts, void *),
+                                  void *arg)
+{
+    return st->be->dlp_settings_each(st->db, fn, arg);
+}

@@ -415,6 +415,236 @@ int balai_store_to_device_each(struct balai_store *st,
 int balai_store_e2e_keys_each(struct balai_store *st,
                               int (*fn)(const struct balai_e2e_key_rec *, void *), void *arg);
 
+/* ---- device-list changes ----
+ * One row per change of a user's device list (a device added or gone, device
+ * or cross-signing keys changed), at a "device_lists" stream position. */
+/* Records a change of user_id's device list at the next "device_lists"
+ * stream position, stored in *pos. BALAI_EINVAL if user_id is NULL. */
+int balai_store_txn_device_list_add(struct balai_store_txn *t, const char *user_id, int64_t *pos);
+/* Deletes what a device that goes leaves behind: its end-to-end keys and
+ * its waiting to-device messages; device_id NULL: those of every device of
+ * the user (cross-signing keys stay). Idempotent. BALAI_EINVAL if user_id is
+ * NULL. */
+int balai_store_txn_device_data_delete(struct balai_store_txn *t, const char *user_id,
+                                       const char *device_id);
+/* Every change with pos > after, ascending pos. */
+int balai_store_device_list_changes(struct balai_store *st, int64_t after,
+                                    int (*fn)(int64_t pos, const char *user_id, void *), void *arg);
+
+/* ---- Event relations and redactions (api/relations.h) ----
+ *
+ * A relation: the relating event (event_id, a child) of room_id points at
+ * parent_id with rel_type; type, sender, pos and ts are the child's.
+ * agg_hash (agg_hash_len bytes, NULL = none) is the annotation's keyed hash
+ * (never its key in clear). */
+struct balai_relation_rec {
+    const char *event_id;
+    const char *room_id;
+    const char *parent_id;
+    const char *rel_type;
+    const char *type;
+    const char *sender;
+    int64_t pos;
+    int64_t ts;
+    const uint8_t *agg_hash;
+    size_t agg_hash_len;
+};
+/* Records a relation (writer thread). BALAI_EEXIST if the child is recorded,
+ * BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_relation_insert(struct balai_store_txn *t, const struct balai_relation_rec *r);
+/* Forgets the relation of child event_id (it was redacted); idempotent. */
+int balai_store_txn_relation_delete(struct balai_store_txn *t, const char *event_id);
+/* Records that event_id was redacted by redaction_id (inserting or
+ * replacing). BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_redaction_set(struct balai_store_txn *t, const char *event_id,
+                                  const char *redaction_id);
+/* Every relation, ascending pos. */
+int balai_store_relations_each(struct balai_store *st,
+                               int (*fn)(const struct balai_relation_rec *, void *), void *arg);
+/* Every redacted event with its redaction, ordered by event_id. */
+int balai_store_redactions_each(struct balai_store *st,
+                                int (*fn)(const char *event_id, const char *redaction_id, void *),
+                                void *arg);
+
+/* ---- Audit trail (gov/audit.h, api/audit.h) ----
+ *
+ * Append-only: entries are added, never changed or deleted (there is no
+ * function for either, and the SQLite table refuses both with triggers).
+ * prev and mac are the 32-byte chain links computed by the caller; detail is
+ * canonical JSON text. In read callbacks the strings are borrowed. */
+struct balai_audit_rec {
+    int64_t seq; /* 1, 2, ... (the primary key) */
+    int64_t ts;  /* ms since the epoch */
+    const char *actor;
+    const char *action;
+    const char *target; /* NULL = none */
+    const char *detail;
+    uint8_t prev[32];
+    uint8_t mac[32];
+};
+/* Appends an entry. BALAI_EEXIST if seq is taken, BALAI_EINVAL if a required
+ * field is NULL or seq < 1. */
+int balai_store_txn_audit_append(struct balai_store_txn *t, const struct balai_audit_rec *r);
+/* The last entry's seq and mac as of this transaction (earlier ops of the
+ * batch included): *seq 0 and mac zeroed when the trail is empty. */
+int balai_store_txn_audit_tail(struct balai_store_txn *t, int64_t *seq, uint8_t mac[32]);
+/* A filtered read. NULL strings and 0 numbers are "no filter". action ending
+ * in '*' matches by prefix ("user.*"). dir 'f': seq > from, ascending; dir
+ * 'b': seq < from (from 0 = the newest), descending. limit <= 0: no limit. */
+struct balai_audit_query {
+    const char *actor, *action, *target;
+    int64_t since, until; /* ts bounds, inclusive */
+    int64_t from;
+    char dir;
+    int limit;
+};
+int balai_store_audit_each(struct balai_store *st, const struct balai_audit_query *q,
+                           int (*fn)(const struct balai_audit_rec *, void *), void *arg);
+
+/* ---- The organisation directory and roles (api/directory.h) ----
+ *
+ * A person: one user's org record (role and attributes, see
+ * gov/directory.h); strings NULL = not set; guest_expires_ts 0 = none.
+ * A unit of the unit tree: admins is a JSON array of user ids as text
+ * (the store does not look inside). */
+struct balai_org_person_rec {
+    const char *user_id;
+    const char *role;
+    const char *employee_number;
+    const char *display_name;
+    const char *unit_id;
+    const char *title;
+    const char *manager;
+    const char *site;
+    const char *status;
+    const char *working_hours;
+    const char *email;
+    int guest;
+    const char *sponsor;
+    int64_t guest_expires_ts;
+    int64_t updated_ts;
+};
+struct balai_org_unit_rec {
+    const char *unit_id;
+    const char *name;
+    const char *parent_id;
+    const char *admins;
+    int64_t created_ts;
+};
+/* Sets (inserts or replaces) the person's row. BALAI_EINVAL if user_id,
+ * role or status is NULL, BALAI_ENOTFOUND if the user does not exist,
+ * BALAI_EEXIST if the employee number belongs to another person. */
+int balai_store_txn_org_person_set(struct balai_store_txn *t, const struct balai_org_person_rec *p);
+/* Sets (inserts or replaces) the unit. BALAI_EINVAL if unit_id, name or
+ * admins is NULL. */
+int balai_store_txn_org_unit_set(struct balai_store_txn *t, const struct balai_org_unit_rec *u);
+/* Deletes the unit. BALAI_ENOTFOUND if it does not exist. */
+int balai_store_txn_org_unit_delete(struct balai_store_txn *t, const char *unit_id);
+/* Every person, ordered by user_id; every unit, ordered by unit_id. */
+int balai_store_org_people_each(struct balai_store *st,
+                                int (*fn)(const struct balai_org_person_rec *, void *), void *arg);
+int balai_store_org_units_each(struct balai_store *st,
+                               int (*fn)(const struct balai_org_unit_rec *, void *), void *arg);
+
+/* ---- DLP and moderation (api/dlp.h) ----
+ *
+ * Incidents: one row per message a DLP rule acted on. findings is a JSON
+ * array text holding masked values and keyed hashes only; types is
+ * ",type,...,name," (detector types and custom names, lower case) for the
+ * detector filter. Held messages: the event (type, state key, content) as a
+ * blob sealed by the caller with the room's data key under key_name.
+ * Reports: the Matrix report queue, status "open", "resolved" or
+ * "dismissed". Suspensions: one row per suspended user. Settings: the
+ * organisation's DLP configuration, one value per (kind, name): kinds
+ * "policy", "detector", "wordlist". In read callbacks strings are borrowed. */
+struct balai_dlp_incident_rec {
+    int64_t id; /* assigned on insert */
+    int64_t ts;
+    const char *room_id;  /* NULL: a room being created */
+    const char *event_id; /* NULL: no event (refused, held) */
+    const char *user_id;
+    const char *label;
+    const char *action;  /* the policy's action: audit, warn, mask, block, hold */
+    const char *outcome; /* what happened: stored, confirmed, masked, refused, held */
+    const char *types;
+    const char *findings;
+};
+/* Appends an incident; sets r->id. BALAI_EINVAL if a required string is NULL. */
+int balai_store_txn_dlp_incident_add(struct balai_store_txn *t, struct balai_dlp_incident_rec *r);
+/* A filtered read, newest first (id < from when from > 0). NULL strings and
+ * 0 numbers are "no filter"; type matches one of the row's types. limit <= 0:
+ * no limit. */
+struct balai_dlp_incident_query {
+    const char *label, *type, *room_id, *user_id, *action;
+    int64_t since, until; /* ts bounds, inclusive */
+    int64_t from;
+    int limit;
+};
+int balai_store_dlp_incidents_each(struct balai_store *st, const struct balai_dlp_incident_query *q,
+                                   int (*fn)(const struct balai_dlp_incident_rec *, void *),
+                                   void *arg);
+
+struct balai_dlp_held_rec {
+    const char *held_id;
+    int64_t ts;
+    const char *room_id;
+    const char *user_id;
+    const char *type;
+    const char *label;
+    const char *findings; /* JSON array text, masked values only */
+    const char *key_name;
+    const uint8_t *blob;
+    size_t blob_len;
+};
+/* Inserts a held message. BALAI_EEXIST if the id is taken. */
+int balai_store_txn_dlp_held_add(struct balai_store_txn *t, const struct balai_dlp_held_rec *r);
+/* Deletes it. BALAI_ENOTFOUND if absent. */
+int balai_store_txn_dlp_held_delete(struct balai_store_txn *t, const char *held_id);
+/* Every held message (held_id NULL), oldest first, or the one with held_id. */
+int balai_store_dlp_held_each(struct balai_store *st, const char *held_id,
+                              int (*fn)(const struct balai_dlp_held_rec *, void *), void *arg);
+
+struct balai_report_rec {
+    int64_t id; /* assigned on insert */
+    int64_t ts;
+    const char *room_id;
+    const char *event_id;
+    const char *reporter;
+    const char *reason; /* NULL = none */
+    int has_score;
+    int64_t score;
+    const char *status;
+    const char *resolved_by; /* NULL while open */
+    int64_t resolved_ts;
+    const char *note;
+};
+/* Inserts an open report; sets r->id. */
+int balai_store_txn_report_add(struct balai_store_txn *t, struct balai_report_rec *r);
+/* Closes an OPEN report with status "resolved" or "dismissed". BALAI_ENOTFOUND
+ * if there is no open report with that id. */
+int balai_store_txn_report_close(struct balai_store_txn *t, int64_t id, const char *status,
+                                 const char *by, const char *note, int64_t ts);
+/* Reports, newest first; status NULL = all; id > 0: only that report. */
+int balai_store_reports_each(struct balai_store *st, const char *status, int64_t id, int limit,
+                             int (*fn)(const struct balai_report_rec *, void *), void *arg);
+
+/* Suspends (suspended 1, idempotent) or lifts the suspension (0, idempotent). */
+int balai_store_txn_suspension_set(struct balai_store_txn *t, const char *user_id, int suspended,
+                                   const char *actor, int64_t ts);
+int balai_store_suspensions_each(struct balai_store *st,
+                                 int (*fn)(const char *user_id, int64_t ts, const char *actor,
+                                           void *),
+                                 void *arg);
+
+/* Sets (value not NULL) or deletes (NULL; BALAI_ENOTFOUND if absent) a setting. */
+int balai_store_txn_dlp_setting_set(struct balai_store_txn *t, const char *kind, const char *name,
+                                    const char *value, int64_t ts);
+/* Every setting, by kind then name. */
+int balai_store_dlp_settings_each(struct balai_store *st,
+                                  int (*fn)(const char *kind, const char *name, const char *value,
+                                            int64_t ts, void *),
+                                  void *arg);
+
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);
 

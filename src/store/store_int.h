@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define BALAI_STORE_BACKEND_ABI 4
+#define BALAI_STORE_BACKEND_ABI 7
 
 struct balai_store_backend {
     int abi; /* BALAI_STORE_BACKEND_ABI */
@@ -118,6 +118,57 @@ struct balai_store_backend {
     int (*to_device_delete)(void *db, const char *user_id, const char *device_id, int64_t upto);
     int (*to_device_each)(void *db, int (*fn)(const struct balai_to_device_rec *, void *),
                           void *arg);
+    /* Device-list changes: an add (inside a savepoint) and a read. */
+    int (*device_list_add)(void *db, const char *user_id, int64_t *pos);
+    int (*device_data_delete)(void *db, const char *user_id, const char *device_id);
+    int (*device_list_changes)(void *db, int64_t after,
+                               int (*fn)(int64_t pos, const char *user_id, void *), void *arg);
+
+    /* Event relations and redactions: writes (inside a savepoint) and reads. */
+    int (*relation_insert)(void *db, const struct balai_relation_rec *r);
+    int (*relation_delete)(void *db, const char *event_id);
+    int (*redaction_set)(void *db, const char *event_id, const char *redaction_id);
+    int (*relations_each)(void *db, int (*fn)(const struct balai_relation_rec *, void *),
+                          void *arg);
+    int (*redactions_each)(void *db, int (*fn)(const char *, const char *, void *), void *arg);
+
+    /* The organisation directory: writes (inside a savepoint) and reads. */
+    int (*org_person_set)(void *db, const struct balai_org_person_rec *p);
+    int (*org_unit_set)(void *db, const struct balai_org_unit_rec *u);
+    int (*org_unit_delete)(void *db, const char *unit_id);
+    int (*org_people_each)(void *db, int (*fn)(const struct balai_org_person_rec *, void *),
+                           void *arg);
+    int (*org_units_each)(void *db, int (*fn)(const struct balai_org_unit_rec *, void *),
+                          void *arg);
+
+    /* Audit trail: an append and the tail (inside a savepoint), and a read. */
+    int (*audit_append)(void *db, const struct balai_audit_rec *r);
+    int (*audit_tail)(void *db, int64_t *seq, uint8_t mac[32]);
+    int (*audit_each)(void *db, const struct balai_audit_query *q,
+                      int (*fn)(const struct balai_audit_rec *, void *), void *arg);
+
+    /* DLP and moderation: writes (inside a savepoint) and reads. */
+    int (*dlp_incident_add)(void *db, struct balai_dlp_incident_rec *r);
+    int (*dlp_incidents_each)(void *db, const struct balai_dlp_incident_query *q,
+                              int (*fn)(const struct balai_dlp_incident_rec *, void *), void *arg);
+    int (*dlp_held_add)(void *db, const struct balai_dlp_held_rec *r);
+    int (*dlp_held_delete)(void *db, const char *held_id);
+    int (*dlp_held_each)(void *db, const char *held_id,
+                         int (*fn)(const struct balai_dlp_held_rec *, void *), void *arg);
+    int (*report_add)(void *db, struct balai_report_rec *r);
+    int (*report_close)(void *db, int64_t id, const char *status, const char *by,
+                        const char *note, int64_t ts);
+    int (*reports_each)(void *db, const char *status, int64_t id, int limit,
+                        int (*fn)(const struct balai_report_rec *, void *), void *arg);
+    int (*suspension_set)(void *db, const char *user_id, int suspended, const char *actor,
+                          int64_t ts);
+    int (*suspensions_each)(void *db, int (*fn)(const char *, int64_t, const char *, void *),
+                            void *arg);
+    int (*dlp_setting_set)(void *db, const char *kind, const char *name, const char *value,
+                           int64_t ts);
+    int (*dlp_settings_each)(void *db,
+                             int (*fn)(const char *, const char *, const char *, int64_t, void *),
+                             void *arg);
 
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);

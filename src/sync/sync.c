@@ -1,4 +1,6 @@
-/* sync.c: /sync response assembly from the in-memory rooms. */
+/* sync.c: /sync response assembly from the in-memory rooms, with the
+ * client's filter (sync/filter.h) applied while assembling. Without a filter
+ * (p->filter NULL) no filter code runs: the fan-out path stays as it was. */
 #include "balai.h"
 
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "util/alloc.h"
 #include "util/json.h"
 #include "util/jsonw.h"
+#include "util/map.h"
 
 #define MAX_LIMIT 100
 
@@ -48,16 +51,155 @@ int balai_sync_write_event(struct balai_buf *b, struct balai_ev *ev, const char 
     return rc;
 }
 
+/* ---- lazy-loaded members already sent ---- */
+
+struct lazy_entry {
+    int64_t pos;     /* the member event's position */
+    int64_t sent_at; /* events position of the response that carried it */
+};
+
+struct balai_sync_lazy {
+    struct balai_map *devs; /* "user\0device" -> map "room\0member" -> lazy_entry */
+    size_t n, max;
+};
+
+struct balai_sync_lazy *balai_sync_lazy_new(size_t max_entries)
+{
+    struct balai_sync_lazy *l = balai_calloc(1, sizeof(*l));
+    l->devs = balai_map_new();
+    l->max = max_entries;
+    return l;
+}
+
+static void lazy_dev_free(struct balai_map *m)
+{
+    size_t it = 0, kl;
+    const void *k;
+    void *v;
+    while (balai_map_next(m, &it, &k, &kl, &v))
+        free(v);
+    balai_map_free(m);
+}
+
+static void lazy_clear(struct balai_sync_lazy *l)
+{
+    size_t it = 0, kl;
+    const void *k;
+    void *v;
+    while (balai_map_next(l->devs, &it, &k, &kl, &v))
+        lazy_dev_free(v);
+    balai_map_free(l->devs);
+    l->devs = balai_map_new();
+    l->n = 0;
+}
+
+void balai_sync_lazy_free(struct balai_sync_lazy *l)
+{
+    if (!l)
+        return;
+    lazy_clear(l);
+    balai_map_free(l->devs);
+    free(l);
+}
+
+/* Writes "a\0b" into key; returns its length, 0 when it does not fit. */
+static size_t pair_key(char *key, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + lb + 1 > cap)
+        return 0;
+    memcpy(key, a, la);
+    key[la] = '\0';
+    memcpy(key + la + 1, b, lb);
+    return la + lb + 1;
+}
+
+/* The device's map (created when `create`), or NULL. */
+static struct balai_map *lazy_dev(struct balai_sync_lazy *l, const struct balai_sync_params *p,
+                                  int create)
+{
+    char key[512];
+    size_t kl = pair_key(key, sizeof(key), p->user_id, p->device_id ? p->device_id : "");
+    if (!kl)
+        return NULL;
+    struct balai_map *m = balai_map_get(l->devs, key, kl);
+    if (!m && create) {
+        m = balai_map_new();
+        balai_map_put(l->devs, key, kl, m);
+    }
+    return m;
+}
+
+/* Forgets what the device was sent (a new sync sequence). */
+static void lazy_reset(struct balai_sync_lazy *l, const struct balai_sync_params *p)
+{
+    char key[512];
+    size_t kl = pair_key(key, sizeof(key), p->user_id, p->device_id ? p->device_id : "");
+    struct balai_map *m = kl ? balai_map_del(l->devs, key, kl) : NULL;
+    if (m) {
+        l->n -= balai_map_count(m);
+        lazy_dev_free(m);
+    }
+}
+
+/* Has the device received member event ev of room_id? */
+static int lazy_received(struct balai_sync_lazy *l, const struct balai_sync_params *p,
+                         const char *room_id, const struct balai_ev *ev, int64_t since)
+{
+    char key[512];
+    struct balai_map *m = lazy_dev(l, p, 0);
+    size_t kl = m ? pair_key(key, sizeof(key), room_id, ev->state_key) : 0;
+    struct lazy_entry *e = kl ? balai_map_get(m, key, kl) : NULL;
+    return e && e->pos == ev->pos && e->sent_at <= since;
+}
+
+static void lazy_note(struct balai_sync_lazy *l, const struct balai_sync_params *p,
+                      const char *room_id, const struct balai_ev *ev, int64_t upto)
+{
+    char key[512];
+    struct balai_map *m;
+    size_t kl = pair_key(key, sizeof(key), room_id, ev->state_key);
+    if (!kl)
+        return;
+    if (l->n >= l->max)
+        lazy_clear(l);
+    m = lazy_dev(l, p, 1);
+    if (!m)
+        return;
+    struct lazy_entry *e = balai_map_get(m, key, kl);
+    if (!e) {
+        e = balai_malloc(sizeof(*e));
+        balai_map_put(m, key, kl, e);
+        l->n++;
+    }
+    e->pos = ev->pos;
+    e->sent_at = upto;
+}
+
 /* ---- account data ---- */
 
 struct ad_ctx {
     struct balai_buf *b;
     size_t n;
+    const struct balai_event_filter *f; /* NULL: none */
+    const char *room_id;
 };
+
+/* Does the account data entry pass the filter (limit included)? */
+static int ad_pass(const struct ad_ctx *c, const char *type)
+{
+    if (!c->f)
+        return 1;
+    if (c->f->limit && c->n >= (size_t)c->f->limit)
+        return 0;
+    return balai_event_filter_match(c->f, c->room_id, NULL, type, NULL);
+}
 
 static void ad_write(const char *type, const char *json, size_t len, void *arg)
 {
     struct ad_ctx *c = arg;
+    if (!ad_pass(c, type))
+        return;
     if (c->n++)
         balai_buf_append_char(c->b, ',');
     balai_buf_append_str(c->b, "{\"type\":");
@@ -69,10 +211,22 @@ static void ad_write(const char *type, const char *json, size_t len, void *arg)
 
 static void ad_count(const char *type, const char *json, size_t len, void *arg)
 {
-    (void)type;
+    struct ad_ctx *c = arg;
     (void)json;
     (void)len;
-    (*(size_t *)arg)++;
+    if (ad_pass(c, type))
+        c->n++;
+}
+
+/* The account data filter for room_id (NULL = global data), NULL for none. */
+static const struct balai_event_filter *ad_filter(const struct balai_sync_params *p,
+                                                  const char *room_id)
+{
+    const struct balai_event_filter *f;
+    if (!p->filter)
+        return NULL;
+    f = room_id ? &p->filter->room_account_data : &p->filter->account_data;
+    return f->trivial && !f->limit ? NULL : f;
 }
 
 /* The account data position the sync starts after. */
@@ -86,7 +240,7 @@ static int64_t ad_since(const struct balai_sync_params *p)
 static size_t write_account_data(struct balai_buf *b, const struct balai_sync_params *p,
                                  const char *room_id, int64_t after)
 {
-    struct ad_ctx c = {b, 0};
+    struct ad_ctx c = {b, 0, ad_filter(p, room_id), room_id};
     balai_buf_append_str(b, "\"account_data\":{\"events\":[");
     if (p->account_data_each)
         p->account_data_each(p->account_data_src, p->user_id, room_id, after, ad_write, &c);
@@ -98,10 +252,10 @@ static size_t write_account_data(struct balai_buf *b, const struct balai_sync_pa
 static size_t count_account_data(const struct balai_sync_params *p, const char *room_id,
                                  int64_t after)
 {
-    size_t n = 0;
+    struct ad_ctx c = {NULL, 0, ad_filter(p, room_id), room_id};
     if (p->account_data_each)
-        p->account_data_each(p->account_data_src, p->user_id, room_id, after, ad_count, &n);
-    return n;
+        p->account_data_each(p->account_data_src, p->user_id, room_id, after, ad_count, &c);
+    return c.n;
 }
 
 /* ---- ephemeral events ---- */
@@ -117,10 +271,18 @@ static size_t ephemeral(struct balai_buf *b, const struct balai_sync_params *p, 
                         int full)
 {
     size_t n = 0;
-    if (p->typing_each)
+    const struct balai_event_filter *f = p->filter ? &p->filter->ephemeral : NULL;
+    int typing = 1, receipts = 1;
+    if (f && !f->trivial) {
+        if (!balai_event_filter_room_ok(f, room_id))
+            return 0;
+        typing = balai_event_filter_match(f, room_id, NULL, "m.typing", NULL);
+        receipts = balai_event_filter_match(f, room_id, NULL, "m.receipt", NULL);
+    }
+    if (p->typing_each && typing)
         n += p->typing_each(p->typing_src, p->user_id, room_id,
                             full ? 0 : eph_since(p, BALAI_STREAM_TYPING), b, 0);
-    if (p->receipts_each)
+    if (p->receipts_each && receipts)
         n += p->receipts_each(p->receipts_src, p->user_id, room_id,
                               full ? 0 : eph_since(p, BALAI_STREAM_RECEIPTS), b, n > 0);
     return n;
@@ -142,9 +304,18 @@ struct timeline {
     int64_t prev_pos;
 };
 
-/* Collects the newest visible events with after < pos <= upto. */
-static void collect(struct balai_room *r, const char *user, int64_t after, int64_t upto, int limit,
-                    struct timeline *t)
+/* Does the event go into the timeline? tf NULL: no filter. */
+static int timeline_ok(struct balai_room *r, const char *user, const struct balai_event_filter *tf,
+                       struct balai_ev *ev)
+{
+    return balai_room_visible(r, user, ev) &&
+           (!tf || balai_event_filter_match_ev(tf, balai_room_id(r), ev));
+}
+
+/* Collects the newest visible events with after < pos <= upto that pass
+ * the timeline filter tf (NULL: none). */
+static void collect(struct balai_room *r, const char *user, const struct balai_event_filter *tf,
+                    int64_t after, int64_t upto, int limit, struct timeline *t)
 {
     struct balai_ev *buf[64];
     size_t got, i;
@@ -153,12 +324,16 @@ static void collect(struct balai_room *r, const char *user, int64_t after, int64
 
     t->n = 0;
     t->limited = 0;
+    if (tf && !balai_event_filter_room_ok(tf, balai_room_id(r))) {
+        t->prev_pos = upto;
+        return;
+    }
     while (t->n < (size_t)limit) {
         got = balai_room_cached_latest(r, cursor, BALAI_ARRAY_LEN(buf), buf);
         for (i = 0; i < got && t->n < (size_t)limit; i++) {
             if (buf[i]->pos <= after)
                 break;
-            if (balai_room_visible(r, user, buf[i]))
+            if (timeline_ok(r, user, tf, buf[i]))
                 t->evs[t->n++] = buf[i];
         }
         if (i < got && t->n == (size_t)limit && buf[i]->pos > after) {
@@ -166,7 +341,7 @@ static void collect(struct balai_room *r, const char *user, int64_t after, int64
             for (; i < got; i++) {
                 if (buf[i]->pos <= after)
                     break;
-                if (balai_room_visible(r, user, buf[i])) {
+                if (timeline_ok(r, user, tf, buf[i])) {
                     t->limited = 1;
                     break;
                 }
@@ -212,12 +387,19 @@ struct state_ctx {
     int64_t upto;
     int first;
     size_t count;
+    const struct balai_event_filter *sf; /* NULL: no state filter */
+    const char *room_id;
+    int lazy; /* member events are written apart (lazy loading) */
 };
 
 static void write_state_ev(struct balai_ev *ev, void *arg)
 {
     struct state_ctx *s = arg;
     if (ev->pos <= s->after || ev->pos > s->upto || in_timeline(s->t, ev))
+        return;
+    if (s->lazy && strcmp(ev->type, "m.room.member") == 0)
+        return;
+    if (s->sf && !balai_event_filter_match_ev(s->sf, s->room_id, ev))
         return;
     if (!s->first)
         balai_buf_append_char(s->b, ',');
@@ -245,6 +427,37 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Lazy loading: writes the member events of user ids[0..n) that the state
+ * filter passes, are not in the timeline, and the device has not received
+ * (unless `all`); returns how many. */
+static size_t write_lazy_members(struct state_ctx *s, struct balai_room *r, const char **ids,
+                                 size_t n, int all)
+{
+    const struct balai_sync_params *p = s->p;
+    int64_t since = p->initial ? 0 : p->since.pos[BALAI_STREAM_EVENTS];
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = strcmp(ids[i], ids[j]) == 0;
+        struct balai_ev *ev = dup ? NULL : balai_room_state_ev(r, "m.room.member", ids[i]);
+        if (!ev || ev->pos > s->upto || in_timeline(s->t, ev))
+            continue;
+        if (s->sf && !balai_event_filter_match_ev(s->sf, s->room_id, ev))
+            continue;
+        if (!all && lazy_received(p->lazy, p, s->room_id, ev, since))
+            continue;
+        if (!s->first)
+            balai_buf_append_char(s->b, ',');
+        s->first = 0;
+        count++;
+        balai_sync_write_event(s->b, ev, p->user_id, p->device_id, &p->extra);
+        if (p->lazy && !p->filter->state.include_redundant_members)
+            lazy_note(p->lazy, p, s->room_id, ev, s->upto);
+    }
+    return count;
+}
+
 /* Writes one room; returns the number of timeline and state events and, for
  * a joined room (summary), of account data entries written. */
 static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_room *r,
@@ -255,7 +468,12 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
     struct timeline t;
     char tok[200];
 
-    collect(r, p->user_id, after, upto, p->timeline_limit, &t);
+    const struct balai_filter *f = p->filter;
+    const struct balai_event_filter *tf = f && !f->timeline.trivial ? &f->timeline : NULL;
+    int lazy = f && f->state.lazy_load_members;
+    struct heroes h = {p->user_id, {NULL}, 0};
+
+    collect(r, p->user_id, tf, after, upto, p->timeline_limit, &t);
     balai_jsonw_key(b, balai_room_id(r));
     balai_buf_append_str(b, "{\"timeline\":{\"events\":[");
     for (size_t i = 0; i < t.n; i++) {
@@ -269,21 +487,48 @@ static size_t write_room(struct room_ctx *c, struct balai_buf *b, struct balai_r
     /* Full state for a room new to this sync; else the state changes the
      * timeline gap hides. */
     written = t.n;
-    if (full || t.limited) {
-        struct state_ctx s = {b, &t, p, full ? 0 : after, upto, 1, 0};
-        balai_room_state_each(r, write_state_ev, &s);
-        written += s.count;
-    }
-    balai_buf_append_str(b, "]}");
     /* The summary walks the member list: send it only when it may have
      * changed (a room new to this sync, or a membership event in it). */
     int members_changed = full;
     for (size_t i = 0; !members_changed && i < t.n; i++)
         members_changed = t.evs[i]->membership != NULL;
     if (summary && members_changed) {
-        struct heroes h = {p->user_id, {NULL}, 0};
         balai_room_members_each(r, NULL, hero, &h);
         qsort(h.ids, (size_t)h.n, sizeof(h.ids[0]), cmp_str);
+    }
+    struct state_ctx s = {b,
+                          &t,
+                          p,
+                          full ? 0 : after,
+                          upto,
+                          1,
+                          0,
+                          f && !f->state.trivial ? &f->state : NULL,
+                          balai_room_id(r),
+                          lazy};
+    if (full || t.limited)
+        balai_room_state_each(r, write_state_ev, &s);
+    if (lazy) {
+        /* the members of the timeline's senders, the heroes', and on a
+         * room new to this sync the user's own */
+        const char *ids[MAX_LIMIT + 6];
+        size_t n = 0;
+        for (size_t i = 0; i < t.n; i++)
+            ids[n++] = t.evs[i]->sender;
+        for (int i = 0; i < h.n; i++)
+            ids[n++] = h.ids[i];
+        if (full)
+            ids[n++] = p->user_id;
+        write_lazy_members(&s, r, ids, n, full || f->state.include_redundant_members || !p->lazy);
+        /* the member events of the timeline count as sent too */
+        for (size_t i = 0; p->lazy && !f->state.include_redundant_members && i < t.n; i++) {
+            if (t.evs[i]->membership && t.evs[i]->state_key)
+                lazy_note(p->lazy, p, balai_room_id(r), t.evs[i], upto);
+        }
+    }
+    written += s.count;
+    balai_buf_append_str(b, "]}");
+    if (summary && members_changed) {
         balai_buf_append_str(b, ",\"summary\":{\"m.heroes\":[");
         for (int i = 0; i < h.n; i++) {
             if (i)
@@ -363,6 +608,8 @@ static void each_room(struct balai_room *r, void *arg)
 
     if (!m || mpos > c->upto)
         return;
+    if (p->filter && !balai_filter_room_ok(p->filter, balai_room_id(r)))
+        return;
     if (strcmp(m, "join") == 0) {
         int full = changed || p->full_state;
         if (!full && balai_room_last_pos(r) <= since &&
@@ -384,12 +631,58 @@ static void each_room(struct balai_room *r, void *arg)
     } else if (strcmp(m, "invite") == 0) {
         if (changed)
             write_invite(c, r);
-    } else if (!p->initial && changed && (strcmp(m, "leave") == 0 || strcmp(m, "ban") == 0)) {
+    } else if (strcmp(m, "leave") == 0 || strcmp(m, "ban") == 0) {
+        /* include_leave: every room left or banned from (not forgotten), in
+         * an initial sync and with full_state */
+        int all = p->filter && p->filter->include_leave && (p->initial || p->full_state) &&
+                  !balai_rooms_forgotten(c->rs, p->user_id, balai_room_id(r));
+        if (!all && (p->initial || !changed))
+            return;
         struct balai_buf *b = &c->leave;
         if (c->nleave++)
             balai_buf_append_char(b, ',');
-        write_room(c, b, r, since, mpos, 0, 0);
+        if (all)
+            write_room(c, b, r, 0, mpos, 1, 0);
+        else
+            write_room(c, b, r, since, mpos, 0, 0);
     }
+}
+
+/* Keeps the presence events of pres (comma-separated objects) that pass
+ * the filter, at most its limit; returns how many. */
+static size_t filter_presence(const struct balai_event_filter *f, struct balai_buf *pres)
+{
+    struct balai_buf keep;
+    size_t n = 0, i;
+    json_t *a, *ev;
+    balai_buf_init(&keep, 0);
+    balai_buf_append_char(&keep, '[');
+    if (pres->len)
+        balai_buf_append(&keep, pres->data, pres->len);
+    balai_buf_append_char(&keep, ']');
+    a = json_loadb(keep.data, keep.len, 0, NULL);
+    balai_buf_release(&keep);
+    balai_buf_init(&keep, 0);
+    json_array_foreach(a, i, ev)
+    {
+        if (f->limit && n >= (size_t)f->limit)
+            break;
+        if (!balai_event_filter_match(f, NULL, json_string_value(json_object_get(ev, "sender")),
+                                      json_string_value(json_object_get(ev, "type")), NULL))
+            continue;
+        size_t len;
+        char *js = balai_json_dump(ev, 0, &len);
+        if (!js)
+            continue;
+        if (n++)
+            balai_buf_append_char(&keep, ',');
+        balai_buf_append(&keep, js, len);
+        free(js);
+    }
+    json_decref(a);
+    balai_buf_release(pres);
+    *pres = keep;
+    return n;
 }
 
 int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, int64_t upto,
@@ -412,6 +705,9 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
     balai_buf_init(&c.join, 0);
     balai_buf_init(&c.invite, 0);
     balai_buf_init(&c.leave, 0);
+    /* a new sync sequence: the client remembers no lazy-loaded member */
+    if (p->lazy && p->filter && p->filter->state.lazy_load_members && p->initial)
+        lazy_reset(p->lazy, p);
     balai_rooms_of_user(rs, p->user_id, each_room, &c);
 
     next = p->since;
@@ -432,6 +728,8 @@ int balai_sync_build(struct balai_rooms *rs, const struct balai_sync_params *p, 
     if (p->presence_write) {
         npres = p->presence_write(p->presence_src, p->user_id,
                                   p->initial ? 0 : p->since.pos[BALAI_STREAM_PRESENCE], &pres);
+        if (npres && p->filter && (!p->filter->presence.trivial || p->filter->presence.limit))
+            npres = filter_presence(&p->filter->presence, &pres);
         if (p->presence_pos > next.pos[BALAI_STREAM_PRESENCE])
             next.pos[BALAI_STREAM_PRESENCE] = p->presence_pos;
     }

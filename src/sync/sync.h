@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/room.h"
+#include "sync/filter.h"
 #include "sync/token.h"
 #include "util/buf.h"
 
@@ -115,7 +116,26 @@ struct balai_sync_params {
     int64_t device_lists_pos;
     /* extra `unsigned` members of every event written */
     struct balai_sync_extra extra;
+    /* the client's filter, borrowed; NULL: none (or one that changes nothing
+     * but timeline_limit and unread_threads, which the caller then set) */
+    const struct balai_filter *filter;
+    /* lazy-loaded members already sent to each device (used when the filter
+     * asks for lazy loading without redundant members); NULL: every
+     * relevant member event is sent each time */
+    struct balai_sync_lazy *lazy;
 };
+
+/* The memory of which m.room.member events each device was sent under
+ * lazy loading, so that later syncs skip them (spec "Lazy-loading room
+ * members": the server MAY assume the client remembers them). An entry
+ * counts as received only once the client syncs from a token at or past
+ * the response that carried it, so a lost response is made good. At most
+ * max_entries entries in all: past that everything is forgotten (the next
+ * syncs are then redundant, which the spec allows). Loop thread only. */
+struct balai_sync_lazy;
+struct balai_sync_lazy *balai_sync_lazy_new(size_t max_entries);
+/* NULL-safe. */
+void balai_sync_lazy_free(struct balai_sync_lazy *l);
 
 /* Writes the response for events up to `upto` into out. *has_updates is set
  * when the response carries anything for the user (always for an initial

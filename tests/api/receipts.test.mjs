@@ -106,8 +106,8 @@ describe('receipts and read markers', () => {
     });
 
     it('m.read.private is seen by its owner only and wakes nobody else', T, async () => {
+        const baseB = await sync(srv, bob); // first: bob coming online (presence) is no wake-up below
         const baseA = await sync(srv, alice);
-        const baseB = await sync(srv, bob);
         const t0 = Date.now();
         const parked = sync(srv, alice, { since: baseA.next_batch, timeout: 1200 });
         await sleep(200);
@@ -178,5 +178,45 @@ describe('receipts and read markers', () => {
         assertOk(await receipt(bob, 'm.read', ev1));
         const inc2 = await sync(srv, alice, { since: inc.next_batch, timeout: 5000 });
         assert.deepEqual(Object.keys(receiptsOf(inc2, room)), [ev1]);
+    });
+});
+
+describe('receipts name an event of the room', () => {
+    const srv = useServer({ env: RELAXED, users: [{ name: 'alice' }, { name: 'bob' }] });
+    let alice, room, other, ev1, evOther;
+    const receipt = (type, eventId, r = room) =>
+        srv.request('POST', `${C}/rooms/${enc(r)}/receipt/${enc(type)}/${enc(eventId)}`, { token: alice, body: {} });
+
+    before(async () => {
+        alice = (await srv.login('alice')).access_token;
+        const a = await srv.request('POST', `${C}/createRoom`, { token: alice, body: { preset: 'private_chat' } });
+        assertOk(a);
+        room = a.json.room_id;
+        const b = await srv.request('POST', `${C}/createRoom`, { token: alice, body: { preset: 'private_chat' } });
+        assertOk(b);
+        other = b.json.room_id;
+        ev1 = await send(srv, alice, room, 'first');
+        evOther = await send(srv, alice, other, 'elsewhere');
+    });
+
+    it('an unknown event, or one of another room, is 400 M_INVALID_PARAM', T, async () => {
+        for (const type of ['m.read', 'm.read.private', 'm.fully_read']) {
+            assertError(await receipt(type, '$doesnotexist'), 400, 'M_INVALID_PARAM');
+            assertError(await receipt(type, evOther), 400, 'M_INVALID_PARAM');
+            assertOk(await receipt(type, ev1));
+        }
+    });
+
+    it('an event past the cached timeline is looked up in the store', T, async () => {
+        // push ev1 out of the room's in-memory timeline
+        for (let i = 0; i < 80; i++) await send(srv, alice, room, `filler ${i}`);
+        for (let i = 0; i < 80; i++) await send(srv, alice, other, `filler ${i}`);
+        assertOk(await receipt('m.read', ev1));
+        assertError(await receipt('m.read', evOther), 400, 'M_INVALID_PARAM');
+        assertError(await receipt('m.read', '$stilldoesnotexist'), 400, 'M_INVALID_PARAM');
+        await srv.restart();
+        alice = (await srv.login('alice')).access_token;
+        assertOk(await receipt('m.read', ev1));
+        assertError(await receipt('m.read', evOther), 400, 'M_INVALID_PARAM');
     });
 });

@@ -720,9 +720,9 @@ describe('room state reads', () => {
     it('GET /joined_members gives display names and avatars', T, async () => {
         const j = assertOk(await srv.request('GET', roomPath(roomId, '/joined_members'), { token: tk.bob }));
         assert.deepEqual(j.joined, {
-            [uid('alice')]: { display_name: 'Alice' },
-            [uid('bob')]: { display_name: 'Bob' },
-            [SYS]: { display_name: 'Balai' },
+            [uid('alice')]: { display_name: 'Alice', avatar_url: null },
+            [uid('bob')]: { display_name: 'Bob', avatar_url: null },
+            [SYS]: { display_name: 'Balai', avatar_url: null },
         });
     });
 

@@ -125,7 +125,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     int v = -1;
 
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 11);
+    assert_int_equal(v, 15);
     assert_int_equal(users_count(f->st), 0);
     assert_int_equal(run(f->st, insert_user_body, "@alice:test"), 0);
 
@@ -133,7 +133,7 @@ static void test_open_creates_schema_and_reopens(void **state)
     reopen(f);
     reopen(f);
     assert_int_equal(balai_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 11);
+    assert_int_equal(v, 15);
     assert_int_equal(users_count(f->st), 1);
 }
 
@@ -234,7 +234,7 @@ static void test_migrate_from_v1(void **state)
     cfg.path = path;
     assert_int_equal(balai_store_open(&cfg, &st), 0);
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 11);
+    assert_int_equal(v, 15);
     assert_int_equal(users_count(st), 1);
     /* Events continue the stream counter of schema 1. */
     assert_int_equal(run(st, first_event_body, (const void *)(uintptr_t)&pos), 0);
@@ -244,7 +244,7 @@ static void test_migrate_from_v1(void **state)
     st = NULL;
     assert_int_equal(balai_store_open(&cfg, &st), 0); /* idempotent */
     assert_int_equal(balai_store_schema_version(st, &v), 0);
-    assert_int_equal(v, 11);
+    assert_int_equal(v, 15);
     assert_int_equal(balai_store_pos_current(st, "events"), 6);
     balai_store_close(st);
     free(path);

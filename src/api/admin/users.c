@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/audit.h"
 #include "api/common.h"
+#include "api/device_lists.h"
+#include "api/directory.h"
 #include "api/passwords.h"
 #include "core/accounts.h"
 #include "core/ids.h"
@@ -104,10 +107,12 @@ struct create {
     int has_hash;
     int admin;
     int64_t now;
+    struct balai_api_audit_entry *audit; /* committed with the user */
 };
 
 static void create_free(struct create *c)
 {
+    balai_api_audit_entry_done(c->app, c->audit, c->op.rc);
     free(c->user_id);
     if (c->password) {
         balai_wipe(c->password, strlen(c->password));
@@ -122,7 +127,10 @@ static int create_apply(struct balai_store_txn *t, struct balai_store_op *op)
     struct create *c = (struct create *)op;
     struct balai_user_rec u = {
         c->user_id, c->has_hash ? c->hash : NULL, c->admin, 0, 0, c->displayname, NULL, c->now};
-    return balai_store_txn_user_insert(t, &u);
+    int rc = balai_store_txn_user_insert(t, &u);
+    if (rc == BALAI_OK)
+        rc = balai_api_audit_entry_append(t, c->audit);
+    return rc;
 }
 
 static void create_done(struct balai_store_op *op)
@@ -183,6 +191,11 @@ static void create_user(struct balai_http_req *req)
         balai_api_error(req, 400, "M_USER_IN_USE", "The user %s already exists", user_id);
         goto out;
     }
+    /* admin: true makes an owner (api/directory.h ROLES): only owners may */
+    if (admin && !balai_gov_role_may(balai_api_caller_role(app, s), BALAI_GOV_ROLE_GRANT_OWNER)) {
+        balai_api_error(req, 403, "M_FORBIDDEN", "Only an owner may create administrators");
+        goto out;
+    }
     if (displayname && strlen(displayname) > 256) {
         balai_api_error(req, 400, "M_INVALID_PARAM", "'displayname' is too long");
         goto out;
@@ -200,6 +213,8 @@ static void create_user(struct balai_http_req *req)
     c->now = balai_now_ms();
     c->op.apply = create_apply;
     c->op.done = create_done;
+    c->audit = balai_api_audit_entry_new(app, balai_api_audit_actor(s), "admin.user.create",
+                                         c->user_id, json_pack("{s:b}", "admin", admin));
     if (!password) {
         balai_store_submit(app->store, &c->op);
     } else if (balai_api_pw_hash(app, password, create_hashed, c) != BALAI_OK) {
@@ -218,12 +233,15 @@ struct deact {
     struct balai_app *app;
     struct balai_http_req *req;
     char *user_id;
+    struct balai_api_audit_entry *audit; /* committed with the deactivation */
 };
 
 static int deact_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
     struct deact *d = (struct deact *)op;
-    return balai_store_txn_user_deactivate(t, d->user_id);
+    int rc = balai_store_txn_user_deactivate(t, d->user_id);
+    rc = rc == BALAI_OK ? balai_store_txn_device_data_delete(t, d->user_id, NULL) : rc;
+    return rc == BALAI_OK ? balai_api_audit_entry_append(t, d->audit) : rc;
 }
 
 static void deact_done(struct balai_store_op *op)
@@ -233,9 +251,11 @@ static void deact_done(struct balai_store_op *op)
         balai_api_error(d->req, 500, "M_UNKNOWN", "Could not store the deactivation; try again");
     } else {
         LOG_INFO("deactivated user %s", d->user_id);
+        balai_api_device_lists_device_gone(d->app, d->user_id, NULL);
         balai_api_json(d->req, 200,
                        json_pack("{s:s, s:b}", "user_id", d->user_id, "deactivated", 1));
     }
+    balai_api_audit_entry_done(d->app, d->audit, op->rc);
     free(d->user_id);
     free(d);
 }
@@ -272,6 +292,8 @@ static void deactivate_user(struct balai_http_req *req)
     d->user_id = balai_strdup(u->user_id);
     d->op.apply = deact_apply;
     d->op.done = deact_done;
+    d->audit = balai_api_audit_entry_new(app, balai_api_audit_actor(s), "admin.user.deactivate",
+                                         d->user_id, NULL);
     balai_store_submit(app->store, &d->op);
 }
 

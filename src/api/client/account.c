@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "api/client/uia.h"
+#include "api/audit.h"
 #include "api/common.h"
+#include "api/device_lists.h"
 #include "api/passwords.h"
 #include "core/accounts.h"
 #include "crypto/crypto.h"
@@ -58,8 +60,8 @@ static int pwchange_apply(struct balai_store_txn *t, struct balai_store_op *op)
     int rc = balai_store_txn_user_set_password(t, p->user_id, p->hash);
     for (size_t i = 0; rc == BALAI_OK && i < p->nothers; i++) {
         rc = balai_store_txn_device_delete(t, p->user_id, p->others[i]);
-        if (rc == BALAI_ENOTFOUND)
-            rc = BALAI_OK;
+        if (rc == BALAI_OK || rc == BALAI_ENOTFOUND)
+            rc = balai_store_txn_device_data_delete(t, p->user_id, p->others[i]);
     }
     return rc;
 }
@@ -77,8 +79,11 @@ static void pwchange_done(struct balai_store_op *op)
         struct balai_device *d = balai_user_device(u, p->others[i]);
         if (d)
             balai_accounts_remove_device(p->app->accounts, d);
+        balai_api_device_lists_device_gone(p->app, p->user_id, p->others[i]);
     }
     LOG_INFO("password changed for %s (%zu other devices logged out)", p->user_id, p->nothers);
+    balai_api_audit_log(p->app, p->user_id, "user.password.change", p->user_id,
+                        json_pack("{s:I}", "devices_logged_out", (json_int_t)p->nothers));
     balai_api_json(p->req, 200, json_object());
 out:
     pwchange_free(p);

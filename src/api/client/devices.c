@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "api/client/uia.h"
+#include "api/audit.h"
 #include "api/common.h"
+#include "api/device_lists.h"
 #include "core/accounts.h"
 #include "store/store.h"
 #include "util/alloc.h"
@@ -141,7 +143,9 @@ static int delete_apply(struct balai_store_txn *t, struct balai_store_op *op)
     struct devop *d = (struct devop *)op;
     for (size_t i = 0; i < d->nids; i++) {
         int rc = balai_store_txn_device_delete(t, d->user_id, d->ids[i]);
-        if (rc != BALAI_OK && rc != BALAI_ENOTFOUND)
+        if (rc == BALAI_OK || rc == BALAI_ENOTFOUND)
+            rc = balai_store_txn_device_data_delete(t, d->user_id, d->ids[i]);
+        if (rc != BALAI_OK)
             return rc;
     }
     return BALAI_OK;
@@ -156,9 +160,16 @@ static void delete_done(struct balai_store_op *op)
     } else {
         for (size_t i = 0; u && i < d->nids; i++) {
             struct balai_device *dev = balai_user_device(u, d->ids[i]);
-            if (dev)
-                balai_accounts_remove_device(d->app->accounts, dev);
+            if (!dev)
+                continue;
+            balai_accounts_remove_device(d->app->accounts, dev);
+            balai_api_device_lists_device_gone(d->app, d->user_id, d->ids[i]);
         }
+        json_t *devs = json_array();
+        for (size_t i = 0; i < d->nids; i++)
+            json_array_append_new(devs, json_string(d->ids[i]));
+        balai_api_audit_log(d->app, d->user_id, "user.device.delete", d->user_id,
+                            json_pack("{s:o}", "devices", devs));
         balai_api_json(d->req, 200, json_object());
     }
     devop_free(d);

@@ -4,9 +4,9 @@
  *   POST /keys/upload                  device, one-time and fallback keys
  *   POST /keys/query                   device and cross-signing keys of local users
  *   POST /keys/claim                   one one-time (else fallback) key per device
- *   GET  /keys/changes                 always empty lists (no device list tracking)
  *   POST /keys/device_signing/upload   cross-signing keys
- *   POST /keys/signatures/upload       accepted, not stored ({"failures":{}})
+ *   POST /keys/signatures/upload       accepted, not stored ({"failures":{}}); counts
+ *                                      as a change of the uploader's device list
  *   GET  /room_keys/version            404: no key backup
  *
  * Keys are public key material, stored in clear JSON text. A write runs on
@@ -24,6 +24,7 @@
 
 #include "api/client/uia.h"
 #include "api/common.h"
+#include "api/device_lists.h"
 #include "api/e2e_keys.h"
 #include "core/accounts.h"
 #include "store/store.h"
@@ -59,7 +60,8 @@ struct keys_op {
     struct kw *w;
     size_t n, cap;
     enum reply reply;
-    json_t *body; /* REPLY_JSON: the answer */
+    json_t *body;   /* REPLY_JSON: the answer */
+    int64_t dl_pos; /* the device-list change, when device or cross-signing keys changed */
 };
 
 static struct keys_op *op_new(struct balai_http_req *req, const char *user_id,
@@ -127,6 +129,9 @@ static int op_apply(struct balai_store_txn *t, struct balai_store_op *op)
                                              w->json, w->used);
         else
             rc = balai_store_txn_e2e_key_delete(t, w->user_id, w->device_id, w->kind, w->key_id);
+        if (rc == BALAI_OK && !o->dl_pos &&
+            (strcmp(w->kind, BALAI_E2E_DEVICE) == 0 || strcmp(w->kind, BALAI_E2E_XSIGN) == 0))
+            rc = balai_api_device_lists_txn(t, o->user_id, &o->dl_pos);
     }
     return rc;
 }
@@ -149,6 +154,7 @@ static void op_done(struct balai_store_op *op)
         else
             balai_api_e2e_keys_del(app->e2e_keys, w->user_id, w->device_id, w->kind, w->key_id);
     }
+    balai_api_device_lists_note(app, o->user_id, o->dl_pos);
     if (o->reply == REPLY_COUNTS) {
         json_t *counts = balai_api_e2e_keys_counts(app->e2e_keys, o->user_id, o->device_id);
         balai_api_json(o->req, 200, json_pack("{s:o}", "one_time_key_counts", counts));
@@ -585,16 +591,8 @@ static void post_signatures(struct balai_http_req *req)
     if (balai_api_body(req, 0, &body) < 0)
         return;
     json_decref(body);
+    balai_api_device_lists_changed(balai_api_app(req), s->device->user->user_id);
     balai_api_json(req, 200, json_pack("{s:{}}", "failures"));
-}
-
-static void get_changes(struct balai_http_req *req)
-{
-    struct balai_session *s;
-
-    if (balai_api_auth(req, &s) < 0)
-        return;
-    balai_api_json(req, 200, json_pack("{s:[],s:[]}", "changed", "left"));
 }
 
 static void get_backup_version(struct balai_http_req *req)
@@ -614,7 +612,6 @@ int balai_api_client_keys_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/keys/upload", post_upload, max);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/keys/query", post_query, max);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/keys/claim", post_claim, max);
-    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_matrix/client/v3/keys/changes", get_changes, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/keys/device_signing/upload",
                           post_device_signing, max);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/keys/signatures/upload",

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/audit.h"
 #include "api/common.h"
+#include "api/device_lists.h"
+#include "api/directory.h"
 #include "api/passwords.h"
 #include "core/accounts.h"
 #include "core/ids.h"
@@ -28,6 +31,7 @@ struct login {
     char *token;
     uint8_t hash[32];
     int64_t now;
+    int64_t dl_pos; /* the device-list change of the login */
 };
 
 static void login_free(struct login *l)
@@ -65,7 +69,8 @@ static int login_apply(struct balai_store_txn *t, struct balai_store_op *op)
     tok.user_id = l->user_id;
     tok.device_id = l->device_id;
     tok.created_ts = l->now;
-    return balai_store_txn_token_insert(t, &tok);
+    rc = balai_store_txn_token_insert(t, &tok);
+    return rc == BALAI_OK ? balai_api_device_lists_txn(t, l->user_id, &l->dl_pos) : rc;
 }
 
 static void login_done(struct balai_store_op *op)
@@ -88,11 +93,15 @@ static void login_done(struct balai_store_op *op)
         while (d->sessions)
             balai_accounts_revoke_session(app->accounts, d->sessions);
     }
+    balai_api_device_lists_note(app, l->user_id, l->dl_pos);
     d = balai_accounts_add_device(app->accounts, u, l->device_id, l->device_name, l->now);
     d->last_seen_ts = l->now;
     snprintf(d->last_seen_ip, sizeof(d->last_seen_ip), "%s", l->req->peer_ip);
     balai_accounts_add_session(app->accounts, d, l->hash);
     LOG_INFO("login %s device %s from %s", l->user_id, l->device_id, l->req->peer_ip);
+    balai_api_audit_log(
+        app, l->user_id, "user.login", l->user_id,
+        json_pack("{s:s, s:s}", "address", l->req->peer_ip, "device_id", l->device_id));
     balai_api_json(l->req, 200,
                    json_pack("{s:s, s:s, s:s, s:s}", "user_id", l->user_id, "access_token",
                              l->token, "device_id", l->device_id, "home_server", app->server_name));
@@ -109,11 +118,19 @@ static void login_verified(void *arg, int rc, const char *unused)
     if (rc != BALAI_OK) {
         balai_throttle_hit(app->login_account, l->user_id, balai_mono_ms());
         LOG_INFO("failed login for %s from %s", l->user_id, l->req->peer_ip);
+        balai_api_audit_log(app, l->user_id, "user.login_failed", l->user_id,
+                            json_pack("{s:s}", "address", l->req->peer_ip));
         balai_api_error(l->req, 403, "M_FORBIDDEN", "Invalid username or password");
         login_free(l);
         return;
     }
     balai_throttle_reset(app->login_account, l->user_id);
+    if (balai_api_directory_access_refused(app, l->user_id)) {
+        balai_api_error(l->req, 403, "M_FORBIDDEN",
+                        "Your guest access has expired; ask your sponsor to extend it");
+        login_free(l);
+        return;
+    }
     if (!l->device_id)
         l->device_id = balai_random_alnum(10);
     l->token = balai_random_token(32);
@@ -226,6 +243,7 @@ struct logout {
     char *user_id;
     char **device_ids;
     size_t ndevices;
+    int all;
 };
 
 static void logout_free(struct logout *l)
@@ -242,7 +260,9 @@ static int logout_apply(struct balai_store_txn *t, struct balai_store_op *op)
     struct logout *l = (struct logout *)op;
     for (size_t i = 0; i < l->ndevices; i++) {
         int rc = balai_store_txn_device_delete(t, l->user_id, l->device_ids[i]);
-        if (rc != BALAI_OK && rc != BALAI_ENOTFOUND)
+        if (rc == BALAI_OK || rc == BALAI_ENOTFOUND)
+            rc = balai_store_txn_device_data_delete(t, l->user_id, l->device_ids[i]);
+        if (rc != BALAI_OK)
             return rc;
     }
     return BALAI_OK;
@@ -251,10 +271,18 @@ static int logout_apply(struct balai_store_txn *t, struct balai_store_op *op)
 static void logout_done(struct balai_store_op *op)
 {
     struct logout *l = (struct logout *)op;
-    if (op->rc != BALAI_OK)
+    if (op->rc != BALAI_OK) {
         balai_api_error(l->req, 500, "M_UNKNOWN", "Could not store the logout; try again");
-    else
+    } else {
+        for (size_t i = 0; i < l->ndevices; i++)
+            balai_api_device_lists_device_gone(l->app, l->user_id, l->device_ids[i]);
+        json_t *devs = json_array();
+        for (size_t i = 0; i < l->ndevices; i++)
+            json_array_append_new(devs, json_string(l->device_ids[i]));
+        balai_api_audit_log(l->app, l->user_id, l->all ? "user.logout_all" : "user.logout",
+                            l->user_id, json_pack("{s:o}", "devices", devs));
         balai_api_json(l->req, 200, json_object());
+    }
     logout_free(l);
 }
 
@@ -269,6 +297,7 @@ static void logout_common(struct balai_http_req *req, int all)
     l->app = app;
     l->req = req;
     l->user_id = balai_strdup(u->user_id);
+    l->all = all;
     if (all) {
         size_t n = 0;
         for (struct balai_device *d = u->devices; d; d = d->next)

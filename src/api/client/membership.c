@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "core/accounts.h"
 #include "core/ids.h"
@@ -105,6 +106,8 @@ static void join_room(struct balai_http_req *req, struct balai_session *s, struc
     json_t *body = NULL;
     const char *reason;
 
+    if (balai_api_refuse_suspended(req, u->user_id)) /* api/dlp.h */
+        goto out;
     if (balai_api_body(req, 1, &body) < 0 || balai_api_str(req, body, "reason", 0, &reason) < 0)
         goto out;
     int unforget = balai_rooms_forgotten(app->rooms, u->user_id, balai_room_id(room));
@@ -217,8 +220,9 @@ static void act_on_user(struct balai_http_req *req, enum action act)
     json_t *body = NULL;
     const char *target, *reason;
 
-    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0 ||
-        balai_api_str(req, body, "user_id", 1, &target) < 0 ||
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        balai_api_body(req, 0, &body) < 0 || balai_api_str(req, body, "user_id", 1, &target) < 0 ||
         balai_api_str(req, body, "reason", 0, &reason) < 0)
         goto out;
     struct balai_room *room = find_room(req, req->params[0]);

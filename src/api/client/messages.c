@@ -2,7 +2,14 @@
  *
  * Pages are served from the room's cache when it holds them, otherwise read
  * from the store on the worker pool (never on the loop thread); visibility
- * is decided back on the loop thread, where the membership history lives. */
+ * is decided back on the loop thread, where the membership history lives.
+ *
+ * A `filter` (an inline RoomEventFilter) keeps only the events it passes;
+ * the page then reads on until it holds `limit` of them, the history ends,
+ * or MAX_ROUNDS store reads of max(limit, FILTER_BATCH) events each were
+ * made (then it answers with what it has and an `end` token to go on
+ * from). With lazy_load_members, `state` carries the current m.room.member
+ * events of the chunk's senders (always, as if include_redundant_members). */
 #include "balai.h"
 
 #include <stdlib.h>
@@ -14,14 +21,17 @@
 #include "core/ids.h"
 #include "core/room.h"
 #include "net/pool.h"
+#include "sync/filter.h"
 #include "sync/sync.h"
 #include "sync/token.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 #define MAX_LIMIT 1000
 #define DEFAULT_LIMIT 10
 #define MAX_ROUNDS 16
+#define FILTER_BATCH 200
 
 /* May the user read this room's history at all? */
 static struct balai_room *readable_room(struct balai_http_req *req, const char *user_id)
@@ -53,6 +63,8 @@ struct page {
     int limit;
     int rounds;
     int exhausted;
+    int filtered; /* filter holds a parsed filter */
+    struct balai_event_filter filter;
     struct balai_ev **out;
     size_t nout;
     /* worker job */
@@ -69,6 +81,7 @@ static void page_free(struct page *p)
         balai_ev_unref(p->fetched[i]);
     free(p->out);
     free(p->fetched);
+    balai_event_filter_clear(&p->filter);
     free(p->user_id);
     free(p->device_id);
     free(p);
@@ -91,7 +104,24 @@ static void page_answer(struct page *p)
                                                           : tok);
     if (!p->exhausted)
         balai_buf_printf(&b, ",\"end\":\"%s\"", tok);
-    balai_buf_append_str(&b, ",\"state\":[]}");
+    balai_buf_append_str(&b, ",\"state\":[");
+    if (p->filtered && p->filter.lazy_load_members) {
+        int first = 1;
+        for (size_t i = 0; i < p->nout; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = strcmp(p->out[i]->sender, p->out[j]->sender) == 0;
+            struct balai_ev *m =
+                dup ? NULL : balai_room_state_ev(p->room, "m.room.member", p->out[i]->sender);
+            if (!m)
+                continue;
+            if (!first)
+                balai_buf_append_char(&b, ',');
+            first = 0;
+            balai_sync_write_event(&b, m, p->user_id, p->device_id, &p->app->event_extra);
+        }
+    }
+    balai_buf_append_str(&b, "]}");
     size_t len;
     char *s = balai_buf_detach(&b, &len);
     balai_http_respond_take(p->req, 200, "application/json", s, len);
@@ -107,7 +137,8 @@ static int take(struct page *p, struct balai_ev *ev)
         return 1;
     }
     p->cursor = p->dir == 'b' ? ev->pos - 1 : ev->pos;
-    if (balai_room_visible(p->room, p->user_id, ev))
+    if (balai_room_visible(p->room, p->user_id, ev) &&
+        (!p->filtered || balai_event_filter_match_ev(&p->filter, balai_room_id(p->room), ev)))
         p->out[p->nout++] = balai_ev_ref(ev);
     return p->nout == (size_t)p->limit;
 }
@@ -160,10 +191,17 @@ static int collect(const struct balai_event_rec *r, void *arg)
     return 0;
 }
 
+/* Events read from the store per round. */
+static int batch_of(const struct page *p)
+{
+    int min = p->filtered ? FILTER_BATCH : 50;
+    return p->limit < min ? min : p->limit;
+}
+
 static void fetch_work(void *arg)
 {
     struct page *p = arg;
-    int batch = p->limit < 50 ? 50 : p->limit;
+    int batch = batch_of(p);
     if (p->dir == 'b')
         p->rc = balai_store_room_events(p->app->store, balai_room_id(p->room), p->cursor + 1,
                                         p->to >= 0 ? p->to + 1 : 0, 'b', batch, collect, p);
@@ -175,7 +213,7 @@ static void fetch_work(void *arg)
 static void fetch_done(void *arg)
 {
     struct page *p = arg;
-    int batch = p->limit < 50 ? 50 : p->limit;
+    int batch = batch_of(p);
     if (p->rc != BALAI_OK) {
         balai_api_error(p->req, 500, "M_UNKNOWN", "Could not read the room history");
         page_free(p);
@@ -212,6 +250,7 @@ static void get_messages(struct balai_http_req *req)
     const char *to = balai_http_req_query(req, "to");
     const char *dir = balai_http_req_query(req, "dir");
     const char *limit = balai_http_req_query(req, "limit");
+    const char *filter = balai_http_req_query(req, "filter");
 
     if (balai_api_auth(req, &s) < 0)
         return;
@@ -227,6 +266,24 @@ static void get_messages(struct balai_http_req *req)
     p->dir = dir && strcmp(dir, "f") == 0 ? 'f' : 'b';
     p->limit = DEFAULT_LIMIT;
     p->to = -1;
+    if (filter && *filter) {
+        char err[BALAI_JSON_ERR_LEN];
+        json_t *j = json_loads(filter, 0, NULL);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            balai_api_error(req, 400, "M_NOT_JSON", "'filter' must be a JSON object");
+            goto fail;
+        }
+        int rc = balai_filter_parse_room_event(j, &p->filter, err, sizeof(err));
+        json_decref(j);
+        if (rc != BALAI_OK) {
+            balai_api_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", err);
+            goto fail;
+        }
+        p->filtered = 1;
+        if (p->filter.limit)
+            p->limit = p->filter.limit > MAX_LIMIT ? MAX_LIMIT : p->filter.limit;
+    }
     if (dir && strcmp(dir, "f") != 0 && strcmp(dir, "b") != 0) {
         balai_api_error(req, 400, "M_INVALID_PARAM", "'dir' must be 'b' or 'f'");
         goto fail;
@@ -254,6 +311,12 @@ static void get_messages(struct balai_http_req *req)
         goto fail;
     }
     p->out = balai_calloc((size_t)p->limit, sizeof(*p->out));
+    if (p->filtered && !balai_event_filter_room_ok(&p->filter, balai_room_id(room))) {
+        /* nothing in this room can pass */
+        p->exhausted = 1;
+        page_answer(p);
+        return;
+    }
     if (from_cache(p)) {
         page_answer(p);
         return;

@@ -1,14 +1,24 @@
-/* profile.c: GET /profile/{userId}, GET/PUT /profile/{userId}/displayname and /avatar_url. */
+/* profile.c: GET /profile/{userId}, GET/PUT /profile/{userId}/displayname and /avatar_url.
+ *
+ * A changed display name or avatar is carried into the user's m.room.member
+ * event in every room they have joined, as the spec asks, so that clients
+ * show the new name; the PUT is answered once those events committed. */
 #include "balai.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/common.h"
+#include "api/events.h"
 #include "core/accounts.h"
+#include "core/event.h"
+#include "core/room.h"
 #include "store/store.h"
-#include "util/json.h"
 #include "util/alloc.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define LOG_MODULE "profile"
 
 enum field { DISPLAYNAME, AVATAR_URL };
 
@@ -64,7 +74,15 @@ struct setprof {
     enum field f;
     char *user_id;
     char *value;
+    size_t rooms_pending; /* member-event writes not yet committed */
 };
+
+static void setprof_free(struct setprof *p)
+{
+    free(p->user_id);
+    free(p->value);
+    free(p);
+}
 
 static int set_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
@@ -74,22 +92,71 @@ static int set_apply(struct balai_store_txn *t, struct balai_store_op *op)
     return balai_store_txn_user_set_avatar_url(t, p->user_id, p->value);
 }
 
+static void member_done(struct balai_api_write *w)
+{
+    struct setprof *p = w->arg;
+    if (w->op.rc != BALAI_OK)
+        LOG_WARN("could not update %s's member event in %s: %s", p->user_id, balai_room_id(w->room),
+                 balai_strerror(w->op.rc));
+    if (--p->rooms_pending == 0) {
+        balai_api_json(p->req, 200, json_object());
+        setprof_free(p);
+    }
+}
+
+/* Sends the user's updated m.room.member event into one joined room. */
+static void update_member(struct balai_room *r, void *arg)
+{
+    struct setprof *p = arg;
+    char reason[256];
+    const char *m = balai_room_membership(r, p->user_id);
+    struct balai_ev *me = balai_room_state_ev(r, "m.room.member", p->user_id);
+    if (!m || strcmp(m, "join") != 0 || !me)
+        return;
+    json_t *content = json_deep_copy(balai_event_content(me->pdu));
+    if (!content)
+        return;
+    const char *key = field_names[p->f];
+    if (p->value)
+        json_object_set_new(content, key, json_string(p->value));
+    else
+        json_object_del(content, key);
+    json_object_del(content, "reason");
+    struct balai_api_write *w = balai_api_write_new(p->app, r);
+    int rc = balai_api_event_add(w, p->user_id, "m.room.member", p->user_id, content, reason,
+                                 sizeof(reason));
+    json_decref(content);
+    if (rc != BALAI_OK) {
+        LOG_WARN("not updating %s's member event in %s: %s", p->user_id, balai_room_id(r), reason);
+        balai_api_write_free(w);
+        return;
+    }
+    w->done = member_done;
+    w->arg = p;
+    p->rooms_pending++;
+    balai_api_write_submit(w);
+}
+
 static void set_done(struct balai_store_op *op)
 {
     struct setprof *p = (struct setprof *)op;
     struct balai_user *u = balai_accounts_user(p->app->accounts, p->user_id);
     if (op->rc != BALAI_OK || !u) {
         balai_api_error(p->req, 500, "M_UNKNOWN", "Could not store the profile; try again");
-    } else {
-        if (p->f == DISPLAYNAME)
-            balai_user_set_displayname(u, p->value);
-        else
-            balai_user_set_avatar_url(u, p->value);
-        balai_api_json(p->req, 200, json_object());
+        setprof_free(p);
+        return;
     }
-    free(p->user_id);
-    free(p->value);
-    free(p);
+    if (p->f == DISPLAYNAME)
+        balai_user_set_displayname(u, p->value);
+    else
+        balai_user_set_avatar_url(u, p->value);
+    /* one extra count so that the answer waits for every room's write */
+    p->rooms_pending = 1;
+    balai_rooms_of_user(p->app->rooms, p->user_id, update_member, p);
+    if (--p->rooms_pending == 0) {
+        balai_api_json(p->req, 200, json_object());
+        setprof_free(p);
+    }
 }
 
 static void put_field(struct balai_http_req *req, enum field f)

@@ -8,7 +8,10 @@
  * (api/account_data.h). All the writes of one request go in one store op;
  * once committed, memory is updated and those who can see the change wake:
  * the room's joined members for m.read, the caller only otherwise. The event
- * is not looked up: only its id's form is checked. */
+ * of POST /receipt must exist in that room (400 M_INVALID_PARAM otherwise:
+ * the spec names no error for it): looked up in the room's cached timeline,
+ * else in the store on the work pool; read_markers checks only the ids'
+ * form. */
 #include "balai.h"
 
 #include <stdlib.h>
@@ -17,9 +20,11 @@
 #include "api/account_data.h"
 #include "api/common.h"
 #include "api/receipts.h"
+#include "api/unread.h"
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "core/room.h"
+#include "net/pool.h"
 #include "store/store.h"
 #include "sync/notifier.h"
 #include "util/alloc.h"
@@ -102,6 +107,8 @@ static void write_done(struct balai_store_op *op)
     for (size_t i = 0; i < w->nr; i++) {
         balai_api_receipts_put(app->receipts, w->room_id, w->user_id, w->r[i].type,
                                w->r[i].thread_id, w->r[i].event_id, w->ts, w->r[i].pos);
+        balai_api_unread_receipt(app, w->room_id, w->user_id, w->r[i].type, w->r[i].thread_id,
+                                 w->r[i].event_id);
         public |= strcmp(w->r[i].type, BALAI_RECEIPT_READ) == 0;
     }
     if (w->fully_read)
@@ -180,6 +187,76 @@ static void set_fully_read(struct rc_write *w, const char *event_id)
     json_decref(o);
 }
 
+/* ---- the receipt's event ---- */
+
+struct ev_check {
+    struct rc_write *w;
+    char *event_id;
+    char *room_id; /* of the stored event, NULL when none */
+    int rc;
+};
+
+static int ev_check_row(const struct balai_event_rec *r, void *arg)
+{
+    struct ev_check *c = arg;
+    c->room_id = balai_strdup(r->room_id);
+    return 0;
+}
+
+static void ev_check_work(void *arg)
+{
+    struct ev_check *c = arg;
+    c->rc = balai_store_event_get(c->w->app->store, c->event_id, ev_check_row, c);
+}
+
+static void ev_check_done(void *arg)
+{
+    struct ev_check *c = arg;
+    struct rc_write *w = c->w;
+
+    if (c->rc != BALAI_OK && c->rc != BALAI_ENOTFOUND) {
+        balai_api_error(w->req, 500, "M_UNKNOWN", "Could not look the event up; try again");
+        write_free(w);
+    } else if (!c->room_id || strcmp(c->room_id, w->room_id) != 0) {
+        balai_api_error(w->req, 400, "M_INVALID_PARAM", "Event %s is not in this room",
+                        c->event_id);
+        write_free(w);
+    } else {
+        balai_store_submit(w->app->store, &w->op);
+    }
+    free(c->event_id);
+    free(c->room_id);
+    free(c);
+}
+
+/* Submits w once event_id is known to be an event of w's room (from the
+ * cache at once, else looked up on the work pool); answers 400 otherwise. */
+static void submit_if_event(struct rc_write *w, const char *event_id)
+{
+    struct balai_app *app = w->app;
+    struct balai_room *r = balai_rooms_get(app->rooms, w->room_id);
+
+    if (r && balai_room_cached_event(r, event_id)) {
+        balai_store_submit(app->store, &w->op);
+        return;
+    }
+    if (r && balai_room_cache_floor(r) <= balai_room_first_pos(r)) {
+        /* the cache holds the whole room: the event is not in it */
+        balai_api_error(w->req, 400, "M_INVALID_PARAM", "Event %s is not in this room", event_id);
+        write_free(w);
+        return;
+    }
+    struct ev_check *c = balai_calloc(1, sizeof(*c));
+    c->w = w;
+    c->event_id = balai_strdup(event_id);
+    if (balai_pool_submit(app->work_pool, ev_check_work, ev_check_done, c) != BALAI_OK) {
+        balai_api_limit(w->req, 500);
+        write_free(w);
+        free(c->event_id);
+        free(c);
+    }
+}
+
 /* ---- endpoints ---- */
 
 static void post_receipt(struct balai_http_req *req)
@@ -230,7 +307,7 @@ static void post_receipt(struct balai_http_req *req)
         set_fully_read(w, event_id);
     else
         add_receipt(w, type, event_id, thread_id);
-    balai_store_submit(app->store, &w->op);
+    submit_if_event(w, event_id);
 out:
     json_decref(body);
 }

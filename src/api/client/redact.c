@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "core/accounts.h"
 #include "core/auth.h"
@@ -153,6 +154,8 @@ static void put_redact(struct balai_http_req *req)
     if (balai_api_auth(req, &s) < 0)
         return;
     const char *user_id = s->device->user->user_id;
+    if (balai_api_refuse_suspended(req, user_id)) /* api/dlp.h */
+        return;
     if (!balai_id_room_ok(room_id)) {
         balai_api_error(req, 400, "M_INVALID_PARAM",
                         "Malformed room id: it must look like !id:server");

@@ -306,10 +306,11 @@ static void add_joined(const char *user_id, const char *membership, void *arg)
     const json_t *content = ev ? json_object_get(ev->pdu, "content") : NULL;
     json_t *o = json_object(), *v;
     (void)membership;
-    if ((v = json_object_get(content, "displayname")) && json_is_string(v))
-        json_object_set(o, "display_name", v);
-    if ((v = json_object_get(content, "avatar_url")) && json_is_string(v))
-        json_object_set(o, "avatar_url", v);
+    /* both keys always, null when unset: some clients (matrix-nio) need them */
+    v = json_object_get(content, "displayname");
+    json_object_set_new(o, "display_name", json_is_string(v) ? json_incref(v) : json_null());
+    v = json_object_get(content, "avatar_url");
+    json_object_set_new(o, "avatar_url", json_is_string(v) ? json_incref(v) : json_null());
     json_object_set_new(c->joined, user_id, o);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "core/accounts.h"
 #include "core/powerlevels.h"
@@ -424,6 +425,32 @@ static void make_plan(struct balai_app *app, const struct create *c, const struc
 
 /* ---- the handler ---- */
 
+/* Before persist (api/dlp.h): the new room's name and topic, also those of
+ * initial_state, under the label initial_state gives it. Returns 1 when DLP
+ * answered (a hold acts as a block: the room does not exist yet). */
+static int dlp_plan(struct balai_http_req *req, const struct create *c, struct plan *p)
+{
+    const char *label = c->is_direct ? NULL : BALAI_DLP_DEFAULT_LABEL;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_ev *e = &p->evs[i];
+        const char *l = json_string_value(json_object_get(e->content, "label"));
+        if (!c->is_direct && strcmp(e->type, BALAI_DLP_CLASSIFICATION_TYPE) == 0 && e->state_key &&
+            !e->state_key[0] && l && *l)
+            label = l;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_ev *e = &p->evs[i];
+        if (strcmp(e->type, "m.room.name") != 0 && strcmp(e->type, "m.room.topic") != 0)
+            continue;
+        struct balai_api_dlp_event de = {c->creator, NULL, label, e->type, e->state_key, 0};
+        json_t *masked = NULL;
+        if (balai_api_dlp_check(req, &de, e->content, &masked))
+            return 1;
+        json_decref(masked);
+    }
+    return 0;
+}
+
 static void created(struct balai_api_write *w)
 {
     struct balai_http_req *req = w->arg;
@@ -467,7 +494,7 @@ static void create_room(struct balai_http_req *req)
         goto out;
     struct balai_user *u = s->device->user;
     c.creator = u->user_id;
-    if (parse(req, body, &c) < 0)
+    if (balai_api_refuse_suspended(req, u->user_id) || parse(req, body, &c) < 0)
         goto out;
     make_plan(app, &c, u, p);
     if (p->overflow) {
@@ -477,6 +504,8 @@ static void create_room(struct balai_http_req *req)
                         BALAI_WRITE_MAX_EVENTS);
         goto out;
     }
+    if (dlp_plan(req, &c, p))
+        goto out;
 
     char *rnd = balai_random_alnum(18);
     room_id = balai_asprintf("!%s:%s", rnd, app->server_name);

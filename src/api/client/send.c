@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "core/accounts.h"
 #include "core/ids.h"
@@ -34,6 +35,26 @@ static void send_done(struct balai_api_write *w)
         balai_api_error(req, 500, "M_UNKNOWN", "Could not store the event; try again");
 }
 
+/* A send whose content DLP masked: the answer tells the sender. */
+struct masked_send {
+    struct balai_http_req *req;
+    json_t *findings;
+};
+
+static void send_masked_done(struct balai_api_write *w)
+{
+    struct masked_send *m = w->arg;
+    if (w->op.rc == BALAI_OK && w->nevs) {
+        balai_api_dlp_answer_masked(m->req, w->evs[0]->event_id, m->findings);
+        m->findings = NULL;
+    } else {
+        w->arg = m->req;
+        send_done(w);
+    }
+    json_decref(m->findings);
+    free(m);
+}
+
 /* Finds the room or answers: 400 for a malformed id, 403 when unknown (not
  * revealing which rooms exist). */
 static struct balai_room *room_of(struct balai_http_req *req, const char *room_id)
@@ -56,15 +77,22 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     struct balai_app *app = balai_api_app(req);
     const char *user_id = s->device->user->user_id;
     struct balai_api_write *w = NULL;
-    json_t *body = NULL;
+    json_t *body = NULL, *masked = NULL;
     char reason[512];
 
+    if (balai_api_refuse_suspended(req, user_id))
+        goto out;
     struct balai_room *room = room_of(req, room_id);
     if (!room)
         goto out;
     if (txn && balai_api_txn_answered(req, user_id, s->device->device_id, txn))
         goto out;
     if (balai_api_body(req, 1, &body) < 0)
+        goto out;
+    /* before persist: DLP (api/dlp.h) may change the content or answer */
+    struct balai_api_dlp_event de = {user_id, room_id, balai_api_dlp_room_label(app, room),
+                                     type,    state_key, 1};
+    if (balai_api_dlp_check(req, &de, body, &masked))
         goto out;
     w = balai_api_write_new(app, room);
     int rc = balai_api_event_add(w, user_id, type, state_key, body, reason, sizeof(reason));
@@ -79,10 +107,19 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     }
     w->done = send_done;
     w->arg = req;
+    if (masked) {
+        struct masked_send *m = balai_calloc(1, sizeof(*m));
+        m->req = req;
+        m->findings = masked;
+        masked = NULL;
+        w->done = send_masked_done;
+        w->arg = m;
+    }
     balai_api_write_submit(w);
     w = NULL;
 out:
     balai_api_write_free(w);
+    json_decref(masked);
     json_decref(body);
 }
 

@@ -1,24 +1,30 @@
 /* sync.c: GET /sync (long-poll, parked in the notifier) and filters.
  *
- * Filters need no storage: a filter id is the filter itself, compact JSON
- * in unpadded URL-safe base64 behind the prefix "f", so every id ever
- * handed out stays valid across restarts and servers. Only
- * room.timeline.limit changes /sync for now. */
+ * Filters need no storage: a filter id is the filter itself (validated,
+ * then compact JSON with sorted keys) in unpadded URL-safe base64 behind the
+ * prefix "f", so every id ever handed out stays valid across restarts and
+ * servers, and GET returns the filter as uploaded (normalised). Parsed
+ * filters are cached by id; a filter that changes nothing but the timeline
+ * limit leaves /sync on its unfiltered path. */
 #include "balai.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/account_data.h"
+#include "api/device_lists.h"
 #include "api/e2e_keys.h"
+#include "api/presence.h"
 #include "api/to_device.h"
 #include "api/common.h"
 #include "api/receipts.h"
 #include "api/typing.h"
+#include "api/unread.h"
 #include "core/accounts.h"
 #include "core/room.h"
 #include "crypto/crypto.h"
 #include "net/timer.h"
+#include "sync/filter.h"
 #include "sync/notifier.h"
 #include "sync/sync.h"
 #include "util/alloc.h"
@@ -31,6 +37,8 @@
 #define MAX_TIMEOUT_MS 300000
 #define DEFAULT_TIMELINE_LIMIT 10
 #define MAX_FILTER_BYTES 4096
+/* lazy-loaded member events remembered, over all devices */
+#define LAZY_MEMBERS_MAX 200000
 
 /* ---- filters ---- */
 
@@ -86,20 +94,14 @@ static json_t *filter_parse(const char *s)
     return f;
 }
 
-static int timeline_limit_of(const json_t *filter)
-{
-    json_t *l =
-        json_object_get(json_object_get(json_object_get(filter, "room"), "timeline"), "limit");
-    if (!json_is_integer(l))
-        return DEFAULT_TIMELINE_LIMIT;
-    json_int_t v = json_integer_value(l);
-    return v < 1 ? 1 : v > 100 ? 100 : (int)v;
-}
-
 /* Clients send the same filter with every /sync: remember what each one
- * decoded to. Loop thread only; emptied when it grows past FILTER_CACHE. */
+ * parsed to (one reference each). Loop thread only; emptied when it grows
+ * past FILTER_CACHE. */
 #define FILTER_CACHE 1024
 static struct balai_map *filter_cache;
+
+/* Lazy-loaded members sent to each device; created on first use. */
+static struct balai_sync_lazy *lazy_members;
 
 static void filter_cache_clear(void)
 {
@@ -107,30 +109,41 @@ static void filter_cache_clear(void)
     const void *k;
     void *v;
     while (balai_map_next(filter_cache, &it, &k, &kl, &v))
-        free(v);
+        balai_filter_unref(v);
     balai_map_free(filter_cache);
     filter_cache = NULL;
 }
 
-/* The timeline limit of a filter id or inline filter, or -1 when malformed. */
-static int filter_limit(const char *filter)
+/* The filter of a filter id or inline JSON filter, borrowed from the cache
+ * (take a reference to keep it). NULL after answering 400: M_NOT_JSON for
+ * inline text that is not a JSON object, M_BAD_JSON for a filter of the
+ * wrong shape, M_INVALID_PARAM for an unknown id. */
+static struct balai_filter *filter_get(struct balai_http_req *req, const char *s)
 {
-    int *cached;
-    if (filter_cache && (cached = balai_map_get_str(filter_cache, filter)))
-        return *cached;
-    json_t *f = filter_parse(filter);
-    if (!f)
-        return -1;
-    int limit = timeline_limit_of(f);
-    json_decref(f);
+    struct balai_filter *f;
+    char err[BALAI_JSON_ERR_LEN];
+    if (filter_cache && (f = balai_map_get_str(filter_cache, s)))
+        return f;
+    json_t *j = filter_parse(s);
+    if (!j) {
+        if (s[0] == '{')
+            balai_api_error(req, 400, "M_NOT_JSON", "The filter is not a JSON object");
+        else
+            balai_api_error(req, 400, "M_INVALID_PARAM", "No such filter");
+        return NULL;
+    }
+    int rc = balai_filter_parse(j, &f, err, sizeof(err));
+    json_decref(j);
+    if (rc != BALAI_OK) {
+        balai_api_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", err);
+        return NULL;
+    }
     if (filter_cache && balai_map_count(filter_cache) >= FILTER_CACHE)
         filter_cache_clear();
     if (!filter_cache)
         filter_cache = balai_map_new();
-    cached = balai_malloc(sizeof(*cached));
-    *cached = limit;
-    free(balai_map_put_str(filter_cache, filter, cached));
-    return limit;
+    balai_filter_unref(balai_map_put_str(filter_cache, s, f));
+    return f;
 }
 
 static int own_user(struct balai_http_req *req, struct balai_session **s)
@@ -155,12 +168,13 @@ static void post_filter(struct balai_http_req *req)
                         MAX_FILTER_BYTES);
         goto out;
     }
-    json_t *l =
-        json_object_get(json_object_get(json_object_get(body, "room"), "timeline"), "limit");
-    if (l && !json_is_integer(l)) {
-        balai_api_error(req, 400, "M_BAD_JSON", "'room.timeline.limit' must be an integer");
+    struct balai_filter *f = NULL;
+    char err[BALAI_JSON_ERR_LEN];
+    if (balai_filter_parse(body, &f, err, sizeof(err)) != BALAI_OK) {
+        balai_api_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", err);
         goto out;
     }
+    balai_filter_unref(f);
     char *id = filter_id_of(body);
     balai_api_json(req, 200, json_pack("{s:s}", "filter_id", id));
     free(id);
@@ -194,6 +208,7 @@ struct sync_wait {
     char *user_id;
     char *device_id;
     struct balai_sync_params p;
+    struct balai_filter *filter; /* a reference; p.filter points to it */
     int done;
 };
 
@@ -228,6 +243,7 @@ static struct balai_http_req *wait_detach(struct sync_wait *sw)
 
 static void wait_free(struct sync_wait *sw)
 {
+    balai_filter_unref(sw->filter);
     free(sw->user_id);
     free(sw->device_id);
     free(sw);
@@ -254,6 +270,15 @@ static char *build(struct balai_app *app, const struct balai_sync_params *p, int
     q.to_device_write = balai_api_to_device_write;
     q.to_device_src = app->to_device;
     q.extra = app->event_extra;
+    q.unread_write = balai_api_unread_write;
+    q.unread_src = app;
+    q.presence_write = balai_api_presence_write;
+    q.presence_src = app;
+    q.presence_pos = balai_api_presence_pos(app);
+    struct balai_api_device_lists_src dls = {app, p->since.pos[BALAI_STREAM_EVENTS]};
+    q.device_lists_write = balai_api_device_lists_write;
+    q.device_lists_src = &dls;
+    q.device_lists_pos = balai_api_device_lists_pos(app->device_lists);
     balai_buf_init(&b, 0);
     balai_sync_build(app->rooms, &q, balai_rooms_max_pos(app->rooms), &b, &has);
     if (!has && !force) {
@@ -324,6 +349,7 @@ static void get_sync(struct balai_http_req *req)
     const char *filter = balai_http_req_query(req, "filter");
     const char *fs = balai_http_req_query(req, "full_state");
     const char *presence = balai_http_req_query(req, "set_presence");
+    struct balai_filter *filt = NULL; /* borrowed from the cache */
     long tmo = 0;
 
     if (balai_api_auth(req, &s) < 0)
@@ -357,10 +383,18 @@ static void get_sync(struct balai_http_req *req)
             tmo = MAX_TIMEOUT_MS;
     }
     if (filter && *filter) {
-        p.timeline_limit = filter_limit(filter);
-        if (p.timeline_limit < 0) {
-            balai_api_error(req, 400, "M_INVALID_PARAM", "Unknown or malformed filter");
+        struct balai_filter *f = filter_get(req, filter);
+        if (!f)
             return;
+        if (f->timeline.limit)
+            p.timeline_limit = f->timeline.limit > 100 ? 100 : f->timeline.limit;
+        p.unread_threads = f->timeline.unread_thread_notifications;
+        if (!f->is_default) {
+            filt = f;
+            p.filter = f;
+            if (!lazy_members)
+                lazy_members = balai_sync_lazy_new(LAZY_MEMBERS_MAX);
+            p.lazy = lazy_members;
         }
     }
     if (!p.initial) {
@@ -376,6 +410,8 @@ static void get_sync(struct balai_http_req *req)
             return;
         }
     }
+    /* Online while syncing (or as set_presence says). */
+    balai_api_presence_synced(app, p.user_id, presence, tmo);
     /* The device has seen the to-device messages up to its token. */
     if (!p.initial)
         balai_api_to_device_ack(app, p.user_id, p.device_id, p.since.pos[BALAI_STREAM_TO_DEVICE]);
@@ -387,7 +423,10 @@ static void get_sync(struct balai_http_req *req)
                 p.since.pos[BALAI_STREAM_TYPING] >= balai_api_typing_pos(app) &&
                 p.since.pos[BALAI_STREAM_RECEIPTS] >= balai_api_receipts_pos(app->receipts) &&
                 p.since.pos[BALAI_STREAM_TO_DEVICE] >=
-                    balai_api_to_device_device_pos(app->to_device, p.user_id, p.device_id);
+                    balai_api_to_device_device_pos(app->to_device, p.user_id, p.device_id) &&
+                p.since.pos[BALAI_STREAM_PRESENCE] >= balai_api_presence_pos(app) &&
+                p.since.pos[BALAI_STREAM_DEVICE_LISTS] >=
+                    balai_api_device_lists_pos(app->device_lists);
     if (!quiet) {
         size_t len;
         char *body = build(app, &p, p.initial || tmo == 0 || p.full_state, &len);
@@ -402,6 +441,8 @@ static void get_sync(struct balai_http_req *req)
     sw->user_id = balai_strdup(p.user_id);
     sw->device_id = balai_strdup(p.device_id);
     sw->p = p;
+    sw->filter = balai_filter_ref(filt);
+    sw->p.filter = sw->filter;
     sw->p.user_id = sw->user_id;
     sw->p.device_id = sw->device_id;
     sw->w.wake = on_wake;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/typing.h"
 #include "core/accounts.h"
 #include "core/ids.h"
@@ -72,6 +73,8 @@ static void put_typing(struct balai_http_req *req)
     if (balai_api_auth(req, &s) < 0)
         return;
     const char *user_id = s->device->user->user_id;
+    if (balai_api_refuse_suspended(req, user_id)) /* api/dlp.h */
+        return;
     if (strcmp(req->params[1], user_id) != 0) {
         balai_api_error(req, 403, "M_FORBIDDEN", "You can only set your own typing state");
         return;

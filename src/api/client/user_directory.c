@@ -2,9 +2,14 @@
  *
  * In an organisation everyone with an account is in the directory (the
  * spec lets a server choose; saving phone numbers to find a colleague is
- * what Balai replaces). Deactivated accounts and the system user are not
- * listed. The search term matches, case-insensitively, any part of the user
- * id or the display name; results are sorted by display name, then id. */
+ * what Balai replaces). It is backed by the organisation directory
+ * (api/directory.h): who is listed follows balai_api_directory_visible
+ * (no deactivated, terminated or system users; guests see only their
+ * sponsor and their unit). The search term matches, case-insensitively,
+ * any part of the user id or the display name, or, word by word, the
+ * beginnings of the words of the directory name, title, and unit names
+ * (as GET /_balai/client/v1/directory); results are sorted by display name,
+ * then id. */
 #include "balai.h"
 
 #include <ctype.h>
@@ -13,6 +18,7 @@
 #include <strings.h>
 
 #include "api/common.h"
+#include "api/directory.h"
 #include "core/accounts.h"
 #include "util/alloc.h"
 
@@ -21,6 +27,9 @@
 #define MAX_TERM 256
 
 struct search {
+    struct balai_app *app;
+    const char *viewer;
+    struct balai_gov_query *q;
     char term[MAX_TERM + 1];
     struct balai_user **hits;
     size_t n, cap;
@@ -44,9 +53,12 @@ static int contains_ci(const char *hay, const char *needle)
 static int match(struct balai_user *u, void *arg)
 {
     struct search *s = arg;
-    if (u->deactivated || u->system)
+    struct balai_gov_directory *dir = s->app->directory->dir;
+    if (u->deactivated || u->system || !balai_api_directory_visible(s->app, s->viewer, u->user_id))
         return 0;
-    if (!contains_ci(u->user_id, s->term) && !contains_ci(u->displayname, s->term))
+    if (!contains_ci(u->user_id, s->term) && !contains_ci(u->displayname, s->term) &&
+        !balai_gov_directory_match(dir, s->q, u->user_id, balai_gov_directory_get(dir, u->user_id),
+                                   u->displayname))
         return 0;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 32;
@@ -95,14 +107,21 @@ static void post_search(struct balai_http_req *req)
     }
     for (size_t i = 0; term[i]; i++)
         s.term[i] = (char)tolower((unsigned char)term[i]);
+    s.app = app;
+    s.viewer = sess->device->user->user_id;
+    s.q = balai_gov_query_new(term);
     balai_accounts_each(app->accounts, match, &s);
     if (s.n)
         qsort(s.hits, s.n, sizeof(*s.hits), by_name);
     json_t *results = json_array();
     for (size_t i = 0; i < s.n && (int64_t)i < limit; i++) {
         json_t *r = json_pack("{s:s}", "user_id", s.hits[i]->user_id);
+        const struct balai_gov_person *p =
+            balai_gov_directory_get(app->directory->dir, s.hits[i]->user_id);
         if (s.hits[i]->displayname)
             json_object_set_new(r, "display_name", json_string(s.hits[i]->displayname));
+        else if (p && p->display_name)
+            json_object_set_new(r, "display_name", json_string(p->display_name));
         if (s.hits[i]->avatar_url)
             json_object_set_new(r, "avatar_url", json_string(s.hits[i]->avatar_url));
         json_array_append_new(results, r);
@@ -110,6 +129,7 @@ static void post_search(struct balai_http_req *req)
     balai_api_json(req, 200,
                    json_pack("{s:o, s:b}", "results", results, "limited", (int64_t)s.n > limit));
 out:
+    balai_gov_query_free(s.q);
     free(s.hits);
     json_decref(body);
 }

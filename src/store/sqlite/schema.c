@@ -169,17 +169,178 @@ static const char migration_7[] = "CREATE TABLE to_device (\n"
                                   "    PRIMARY KEY (user_id, device_id, pos)\n"
                                   ");\n";
 
-/* Event relations (m.relates_to): PLACEHOLDER, the relations work fills it. */
-static const char migration_8[] = "-- relations\n";
+/* Event relations (m.relates_to), recorded by the write that inserts the
+ * child event, since sealed content cannot be indexed: one row per relating
+ * event (child), with its parent, rel_type, its own type, sender and
+ * position. agg_hash is, for an m.annotation, a keyed hash of (type, key)
+ * under a key derived from the room's data key (never the key in clear), so
+ * duplicate annotations are found after a restart; NULL otherwise. A row is
+ * deleted when its child is redacted. event_redactions names, for each
+ * redacted event, the m.room.redaction event that redacted it
+ * (unsigned.redacted_because). */
+static const char migration_8[] = "CREATE TABLE event_relations (\n"
+                                  "    event_id TEXT PRIMARY KEY NOT NULL,\n"
+                                  "    room_id TEXT NOT NULL,\n"
+                                  "    parent_id TEXT NOT NULL,\n"
+                                  "    rel_type TEXT NOT NULL,\n"
+                                  "    type TEXT NOT NULL,\n"
+                                  "    sender TEXT NOT NULL,\n"
+                                  "    pos INTEGER NOT NULL,\n"
+                                  "    ts INTEGER NOT NULL,\n"
+                                  "    agg_hash BLOB\n"
+                                  ");\n"
+                                  "CREATE INDEX event_relations_by_parent\n"
+                                  "    ON event_relations(room_id, parent_id, pos);\n"
+                                  "CREATE TABLE event_redactions (\n"
+                                  "    event_id TEXT PRIMARY KEY NOT NULL,\n"
+                                  "    redaction_id TEXT NOT NULL\n"
+                                  ");\n";
 
-/* Device-list changes: PLACEHOLDER, the device-lists work fills it. */
-static const char migration_9[] = "-- device lists\n";
+/* Device-list changes: one row per change of a user's device list (a device
+ * added or gone, device or cross-signing keys changed) at its "device_lists"
+ * stream position. Keys and to-device messages of devices already gone
+ * are deleted (since this version, balai_store_txn_device_data_delete goes
+ * with every device deletion). */
+static const char migration_9[] =
+    "CREATE TABLE device_list_changes (\n"
+    "    pos INTEGER PRIMARY KEY,\n"
+    "    user_id TEXT NOT NULL\n"
+    ");\n"
+    "DELETE FROM e2e_keys WHERE device_id <> '' AND NOT EXISTS (SELECT 1 FROM devices d\n"
+    "    WHERE d.user_id = e2e_keys.user_id AND d.device_id = e2e_keys.device_id);\n"
+    "DELETE FROM to_device WHERE NOT EXISTS (SELECT 1 FROM devices d\n"
+    "    WHERE d.user_id = to_device.user_id AND d.device_id = to_device.device_id);\n";
 
-/* The organisation directory and roles: PLACEHOLDER, the directory work fills it. */
-static const char migration_10[] = "-- org directory\n";
+/* The organisation directory and roles (gov/directory.h). org_people has a
+ * row per user with a role or org attributes (a user without a row is a
+ * member, or an owner when users.admin is set: that is how `balai init`
+ * and the offline CLI make the first administrators); role is owner,
+ * admin, hr, compliance, moderator, member or guest; status is active,
+ * leave or terminated; guest_expires_ts is ms since the epoch, 0 = none.
+ * org_units is the unit tree; admins is a JSON array of user ids. Existing
+ * administrators become owners. */
+static const char migration_10[] =
+    "CREATE TABLE org_units (\n"
+    "    unit_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    name TEXT NOT NULL,\n"
+    "    parent_id TEXT,\n"
+    "    admins TEXT NOT NULL DEFAULT '[]',\n"
+    "    created_ts INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE org_people (\n"
+    "    user_id TEXT PRIMARY KEY NOT NULL REFERENCES users(user_id),\n"
+    "    role TEXT NOT NULL DEFAULT 'member',\n"
+    "    employee_number TEXT UNIQUE,\n"
+    "    display_name TEXT,\n"
+    "    unit_id TEXT,\n"
+    "    title TEXT,\n"
+    "    manager TEXT,\n"
+    "    site TEXT,\n"
+    "    status TEXT NOT NULL DEFAULT 'active',\n"
+    "    working_hours TEXT,\n"
+    "    email TEXT,\n"
+    "    guest INTEGER NOT NULL DEFAULT 0,\n"
+    "    sponsor TEXT,\n"
+    "    guest_expires_ts INTEGER NOT NULL DEFAULT 0,\n"
+    "    updated_ts INTEGER NOT NULL\n"
+    ");\n"
+    "INSERT INTO org_people (user_id, role, updated_ts)\n"
+    "    SELECT user_id, 'owner', created_ts FROM users WHERE admin = 1 AND system = 0;\n";
 
-/* The audit trail: PLACEHOLDER, the audit work fills it. */
-static const char migration_11[] = "-- audit trail\n";
+/* The audit trail (gov/audit.h): one row per entry, seq assigned by the
+ * chain (not AUTOINCREMENT), prev and mac the 32-byte chain links. Append-only:
+ * the triggers refuse any UPDATE or DELETE (defence in depth; the chain's MACs
+ * and the signed head outside the database are what detect tampering). */
+static const char migration_11[] =
+    "CREATE TABLE audit_log (\n"
+    "    seq INTEGER PRIMARY KEY,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    actor TEXT NOT NULL,\n"
+    "    action TEXT NOT NULL,\n"
+    "    target TEXT,\n"
+    "    detail TEXT NOT NULL,\n"
+    "    prev BLOB NOT NULL,\n"
+    "    mac BLOB NOT NULL\n"
+    ");\n"
+    "CREATE INDEX audit_log_actor ON audit_log (actor, seq);\n"
+    "CREATE INDEX audit_log_action ON audit_log (action, seq);\n"
+    "CREATE INDEX audit_log_target ON audit_log (target, seq);\n"
+    "CREATE INDEX audit_log_ts ON audit_log (ts);\n"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit trail is append-only');\n"
+    "END;\n"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit trail is append-only');\n"
+    "END;\n";
+
+/* DLP and moderation (api/dlp.h): incidents (findings as JSON with masked
+ * values and keyed hashes only, never a matched value), held messages (the
+ * event sealed with the room's data key, outside the event graph), the
+ * report queue, suspended users, and the organisation's DLP settings (policy
+ * rules, custom detectors, word lists: one row per (kind, name), value JSON
+ * or text). */
+static const char migration_12[] =
+    "CREATE TABLE dlp_incidents (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    room_id TEXT,\n"
+    "    event_id TEXT,\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    label TEXT NOT NULL,\n"
+    "    action TEXT NOT NULL,\n"
+    "    outcome TEXT NOT NULL,\n"
+    "    types TEXT NOT NULL,\n"
+    "    findings TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX dlp_incidents_ts ON dlp_incidents (ts);\n"
+    "CREATE INDEX dlp_incidents_room ON dlp_incidents (room_id, id);\n"
+    "CREATE INDEX dlp_incidents_user ON dlp_incidents (user_id, id);\n"
+    "CREATE TABLE dlp_held (\n"
+    "    held_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    room_id TEXT NOT NULL,\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    type TEXT NOT NULL,\n"
+    "    label TEXT NOT NULL,\n"
+    "    findings TEXT NOT NULL,\n"
+    "    key_name TEXT NOT NULL,\n"
+    "    blob BLOB NOT NULL\n"
+    ");\n"
+    "CREATE TABLE mod_reports (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    room_id TEXT NOT NULL,\n"
+    "    event_id TEXT NOT NULL,\n"
+    "    reporter TEXT NOT NULL,\n"
+    "    reason TEXT,\n"
+    "    score INTEGER,\n"
+    "    status TEXT NOT NULL DEFAULT 'open',\n"
+    "    resolved_by TEXT,\n"
+    "    resolved_ts INTEGER NOT NULL DEFAULT 0,\n"
+    "    note TEXT\n"
+    ");\n"
+    "CREATE INDEX mod_reports_status ON mod_reports (status, id);\n"
+    "CREATE TABLE user_suspensions (\n"
+    "    user_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    actor TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE dlp_settings (\n"
+    "    kind TEXT NOT NULL,\n"
+    "    name TEXT NOT NULL,\n"
+    "    value TEXT NOT NULL,\n"
+    "    updated_ts INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (kind, name)\n"
+    ");\n";
+
+/* SCIM provisioning: PLACEHOLDER, the SCIM work fills it. */
+static const char migration_13[] = "-- scim\n";
+
+/* Organisation rooms and stewardship: PLACEHOLDER, the rooms work fills it. */
+static const char migration_14[] = "-- org rooms\n";
+
+/* Membership rules and offboarding records: PLACEHOLDER, the rules work fills it. */
+static const char migration_15[] = "-- membership rules, offboarding\n";
 
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},
@@ -193,6 +354,10 @@ const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {9, "device-list changes", migration_9},
     {10, "organisation directory and roles", migration_10},
     {11, "audit trail", migration_11},
+    {12, "DLP and moderation", migration_12},
+    {13, "SCIM provisioning", migration_13},
+    {14, "organisation rooms and stewardship", migration_14},
+    {15, "membership rules and offboarding", migration_15},
 };
 
 const size_t balai_sqlite_migrations_len = BALAI_ARRAY_LEN(balai_sqlite_migrations);

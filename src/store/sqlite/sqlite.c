@@ -142,12 +142,29 @@ const struct stmt_def balai__sqlite_wdefs[W__COUNT] = {
     [W_E2E_KEY_DELETE] = {"e2e_key_delete",
                           "DELETE FROM e2e_keys WHERE user_id = ?1 AND device_id = ?2"
                           " AND kind = ?3 AND key_id = ?4"},
+    [W_RELATION_INSERT] = {"relation_insert",
+                           "INSERT INTO event_relations (event_id, room_id, parent_id, rel_type,"
+                           " type, sender, pos, ts, agg_hash)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    [W_RELATION_DELETE] = {"relation_delete", "DELETE FROM event_relations WHERE event_id = ?1"},
+    [W_REDACTION_SET] = {"redaction_set",
+                         "INSERT INTO event_redactions (event_id, redaction_id) VALUES (?1, ?2)"
+                         " ON CONFLICT (event_id) DO UPDATE SET"
+                         " redaction_id = excluded.redaction_id"},
     [W_TO_DEVICE_ADD] = {"to_device_add",
                          "INSERT INTO to_device (user_id, device_id, pos, sender, type, content)"
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
     [W_TO_DEVICE_DELETE] = {"to_device_delete",
                             "DELETE FROM to_device WHERE user_id = ?1 AND device_id = ?2"
                             " AND pos <= ?3"},
+    [W_DEVICE_LIST_ADD] = {"device_list_add",
+                           "INSERT INTO device_list_changes (pos, user_id) VALUES (?1, ?2)"},
+    [W_E2E_DEVICE_DELETE] = {"e2e_device_delete",
+                             "DELETE FROM e2e_keys WHERE user_id = ?1"
+                             " AND (device_id = ?2 OR (?2 IS NULL AND device_id <> ''))"},
+    [W_TO_DEVICE_DEVICE_DELETE] = {"to_device_device_delete",
+                                   "DELETE FROM to_device WHERE user_id = ?1"
+                                   " AND (device_id = ?2 OR ?2 IS NULL)"},
 };
 
 /* The columns of an event row, in the order event_row() (sqlite_rooms.c)
@@ -215,9 +232,17 @@ const struct stmt_def balai__sqlite_rdefs[R__COUNT] = {
     [R_E2E_KEYS] = {"e2e_keys_each",
                     "SELECT user_id, device_id, kind, key_id, json, used FROM e2e_keys"
                     " ORDER BY user_id, device_id, kind, key_id"},
+    [R_RELATIONS] = {"relations_each",
+                     "SELECT event_id, room_id, parent_id, rel_type, type, sender, pos, ts,"
+                     " agg_hash FROM event_relations ORDER BY pos"},
+    [R_REDACTIONS] = {"redactions_each",
+                      "SELECT event_id, redaction_id FROM event_redactions ORDER BY event_id"},
     [R_TO_DEVICE] = {"to_device_each",
                      "SELECT user_id, device_id, pos, sender, type, content FROM to_device"
                      " ORDER BY user_id, device_id, pos"},
+    [R_DEVICE_LIST_CHANGES] = {"device_list_changes",
+                               "SELECT pos, user_id FROM device_list_changes WHERE pos > ?1"
+                               " ORDER BY pos"},
 };
 
 /* Maps a failed step's result code to a BALAI_E*. Constraint failures are
@@ -865,5 +890,33 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .to_device_add = balai__sqlite_to_device_add,
     .to_device_delete = balai__sqlite_to_device_delete,
     .to_device_each = balai__sqlite_to_device_each,
+    .device_list_add = balai__sqlite_device_list_add,
+    .device_data_delete = balai__sqlite_device_data_delete,
+    .device_list_changes = balai__sqlite_device_list_changes,
+    .relation_insert = balai__sqlite_relation_insert,
+    .relation_delete = balai__sqlite_relation_delete,
+    .redaction_set = balai__sqlite_redaction_set,
+    .relations_each = balai__sqlite_relations_each,
+    .redactions_each = balai__sqlite_redactions_each,
+    .org_person_set = balai__sqlite_org_person_set,
+    .org_unit_set = balai__sqlite_org_unit_set,
+    .org_unit_delete = balai__sqlite_org_unit_delete,
+    .org_people_each = balai__sqlite_org_people_each,
+    .org_units_each = balai__sqlite_org_units_each,
+    .audit_append = balai__sqlite_audit_append,
+    .audit_tail = balai__sqlite_audit_tail,
+    .audit_each = balai__sqlite_audit_each,
+    .dlp_incident_add = balai__sqlite_dlp_incident_add,
+    .dlp_incidents_each = balai__sqlite_dlp_incidents_each,
+    .dlp_held_add = balai__sqlite_dlp_held_add,
+    .dlp_held_delete = balai__sqlite_dlp_held_delete,
+    .dlp_held_each = balai__sqlite_dlp_held_each,
+    .report_add = balai__sqlite_report_add,
+    .report_close = balai__sqlite_report_close,
+    .reports_each = balai__sqlite_reports_each,
+    .suspension_set = balai__sqlite_suspension_set,
+    .suspensions_each = balai__sqlite_suspensions_each,
+    .dlp_setting_set = balai__sqlite_dlp_setting_set,
+    .dlp_settings_each = balai__sqlite_dlp_settings_each,
     .debug_setting = sqlite_debug_setting,
 };

@@ -4,7 +4,8 @@
  * tables, transactions, stream positions and the backend table), schema.c
  * (the migrations), sqlite_accounts.c (users, devices, tokens, meta) and
  * sqlite_rooms.c (rooms, events, state, txns, aliases, forgotten),
- * sqlite_account_data.c (account data), sqlite_receipts.c (receipts) and
+ * sqlite_account_data.c (account data), sqlite_receipts.c (receipts),
+ * sqlite_device_lists.c (device-list changes, a gone device's data) and
  * sqlite_directory.c (the room directory). The
  * backend functions follow the contracts of store_int.h. */
 #ifndef BALAI_STORE_SQLITE_SQLITE_INT_H
@@ -81,6 +82,12 @@ enum wstmt {
     W_E2E_KEY_DELETE,
     W_TO_DEVICE_ADD,
     W_TO_DEVICE_DELETE,
+    W_DEVICE_LIST_ADD,
+    W_E2E_DEVICE_DELETE,
+    W_TO_DEVICE_DEVICE_DELETE,
+    W_RELATION_INSERT,
+    W_RELATION_DELETE,
+    W_REDACTION_SET,
     W__COUNT
 };
 
@@ -108,6 +115,9 @@ enum rstmt {
     R_PUBLISHED,
     R_E2E_KEYS,
     R_TO_DEVICE,
+    R_DEVICE_LIST_CHANGES,
+    R_RELATIONS,
+    R_REDACTIONS,
     R__COUNT
 };
 
@@ -260,5 +270,64 @@ int balai__sqlite_to_device_delete(void *db, const char *user_id, const char *de
                                    int64_t upto);
 int balai__sqlite_to_device_each(void *db, int (*fn)(const struct balai_to_device_rec *, void *),
                                  void *arg);
+
+/* Backend functions of sqlite_device_lists.c. */
+int balai__sqlite_device_list_add(void *db, const char *user_id, int64_t *pos);
+int balai__sqlite_device_data_delete(void *db, const char *user_id, const char *device_id);
+int balai__sqlite_device_list_changes(void *db, int64_t after,
+                                      int (*fn)(int64_t pos, const char *user_id, void *),
+                                      void *arg);
+
+/* Backend functions of sqlite_relations.c. */
+int balai__sqlite_relation_insert(void *db, const struct balai_relation_rec *r);
+int balai__sqlite_relation_delete(void *db, const char *event_id);
+int balai__sqlite_redaction_set(void *db, const char *event_id, const char *redaction_id);
+int balai__sqlite_relations_each(void *db, int (*fn)(const struct balai_relation_rec *, void *),
+                                 void *arg);
+int balai__sqlite_redactions_each(void *db, int (*fn)(const char *, const char *, void *),
+                                  void *arg);
+
+/* Backend functions of sqlite_directory_org.c (the organisation directory;
+ * its statements are prepared per call: directory writes are rare). */
+int balai__sqlite_org_person_set(void *db, const struct balai_org_person_rec *p);
+int balai__sqlite_org_unit_set(void *db, const struct balai_org_unit_rec *u);
+int balai__sqlite_org_unit_delete(void *db, const char *unit_id);
+int balai__sqlite_org_people_each(void *db, int (*fn)(const struct balai_org_person_rec *, void *),
+                                  void *arg);
+int balai__sqlite_org_units_each(void *db, int (*fn)(const struct balai_org_unit_rec *, void *),
+                                 void *arg);
+
+
+/* Backend functions of sqlite_audit.c. */
+int balai__sqlite_audit_append(void *db, const struct balai_audit_rec *r);
+int balai__sqlite_audit_tail(void *db, int64_t *seq, uint8_t mac[32]);
+int balai__sqlite_audit_each(void *db, const struct balai_audit_query *q,
+                             int (*fn)(const struct balai_audit_rec *, void *), void *arg);
+
+/* Backend functions of sqlite_dlp.c (DLP and moderation; statements are
+ * prepared per call: these writes and reads are rare). */
+int balai__sqlite_dlp_incident_add(void *db, struct balai_dlp_incident_rec *r);
+int balai__sqlite_dlp_incidents_each(void *db, const struct balai_dlp_incident_query *q,
+                                     int (*fn)(const struct balai_dlp_incident_rec *, void *),
+                                     void *arg);
+int balai__sqlite_dlp_held_add(void *db, const struct balai_dlp_held_rec *r);
+int balai__sqlite_dlp_held_delete(void *db, const char *held_id);
+int balai__sqlite_dlp_held_each(void *db, const char *held_id,
+                                int (*fn)(const struct balai_dlp_held_rec *, void *), void *arg);
+int balai__sqlite_report_add(void *db, struct balai_report_rec *r);
+int balai__sqlite_report_close(void *db, int64_t id, const char *status, const char *by,
+                               const char *note, int64_t ts);
+int balai__sqlite_reports_each(void *db, const char *status, int64_t id, int limit,
+                               int (*fn)(const struct balai_report_rec *, void *), void *arg);
+int balai__sqlite_suspension_set(void *db, const char *user_id, int suspended, const char *actor,
+                                 int64_t ts);
+int balai__sqlite_suspensions_each(void *db, int (*fn)(const char *, int64_t, const char *, void *),
+                                   void *arg);
+int balai__sqlite_dlp_setting_set(void *db, const char *kind, const char *name, const char *value,
+                                  int64_t ts);
+int balai__sqlite_dlp_settings_each(void *db,
+                                    int (*fn)(const char *, const char *, const char *, int64_t,
+                                              void *),
+                                    void *arg);
 
 #endif
