@@ -442,6 +442,22 @@ static size_t extra_write(void *src, struct balai_ev *ev, const char *user_id, s
 
 /* ---- the send path, the writer and the commit ---- */
 
+struct same_annotation {
+    const char *sender, *type, *target, *key;
+};
+
+/* A pending event of the room that is the same annotation (a concurrent duplicate). */
+static int pending_same(struct balai_ev *ev, void *arg)
+{
+    const struct same_annotation *a = arg;
+    if (ev->state_key || strcmp(ev->sender, a->sender) != 0 || strcmp(ev->type, a->type) != 0)
+        return 0;
+    const json_t *rt = json_object_get(balai_event_content(ev->pdu), "m.relates_to");
+    return is(json_string_value(json_object_get(rt, "rel_type")), "m.annotation") &&
+           is(json_string_value(json_object_get(rt, "event_id")), a->target) &&
+           is(json_string_value(json_object_get(rt, "key")), a->key);
+}
+
 int balai_api_relations_check(struct balai_app *app, struct balai_room *room, const char *sender,
                               const char *type, const char *state_key, const json_t *content,
                               char *reason, size_t reasonlen)
@@ -462,6 +478,11 @@ int balai_api_relations_check(struct balai_app *app, struct balai_room *room, co
     const char *key = json_string_value(json_object_get(rt, "key"));
     if (strcmp(t, "m.annotation") != 0 || !key)
         return BALAI_OK;
+    struct same_annotation same = {sender, type, target, key};
+    if (balai_room_pending_each(room, pending_same, &same)) {
+        snprintf(reason, reasonlen, "You already sent this annotation to that event");
+        return BALAI_EEXIST;
+    }
     struct parent *p = parent_get(rel, balai_room_id(room), target);
     uint8_t h[HASH_LEN];
     if (!p || annotation_hash(app, balai_room_id(room), type, key, h) != BALAI_OK)
@@ -784,9 +805,8 @@ int balai_api_relations_load(struct balai_app *app)
     }
     if (missing)
         LOG_WARN("%zu event(s) needed for bundled aggregations could not be read", missing);
-    LOG_DEBUG("%zu parent(s), %zu relation(s), %zu redaction(s)",
-             balai_map_count(rel->parents), balai_map_count(rel->children),
-             balai_map_count(rel->redactions));
+    LOG_DEBUG("%zu parent(s), %zu relation(s), %zu redaction(s)", balai_map_count(rel->parents),
+              balai_map_count(rel->children), balai_map_count(rel->redactions));
     app->event_extra.fn = extra_write;
     app->event_extra.src = &rel->top;
     return BALAI_OK;

@@ -61,7 +61,7 @@ static int add_offline(const struct balai_config *cfg, const char *user_id, cons
     struct balai_pwhash_cost cost;
     struct add_op op;
     char hash[BALAI_PWHASH_STRBYTES];
-    char *db = balai_config_path(cfg, cfg->db_path), *sn = NULL;
+    char *db = balai_config_path(cfg, cfg->db_path), *sn = NULL, *lp = NULL;
     int rc = 1;
 
     memset(&op, 0, sizeof(op));
@@ -84,7 +84,9 @@ static int add_offline(const struct balai_config *cfg, const char *user_id, cons
     op.rec.user_id = user_id;
     op.rec.password_hash = hash;
     op.rec.admin = admin;
-    op.rec.displayname = displayname;
+    /* without one, the display name is the localpart, as clients expect */
+    lp = displayname ? NULL : balai_id_localpart(user_id);
+    op.rec.displayname = displayname ? displayname : lp;
     op.rec.created_ts = balai_now_ms();
     op.op.apply = add_apply;
     if (balai_store_exec(st, &op.op) != BALAI_OK) {
@@ -98,6 +100,7 @@ static int add_offline(const struct balai_config *cfg, const char *user_id, cons
     rc = 0;
 out:
     balai_wipe(hash, sizeof(hash));
+    free(lp);
     free(sn);
     free(db);
     balai_store_close(st);

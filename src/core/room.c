@@ -245,6 +245,17 @@ const char *balai_room_head(const struct balai_room *r, int64_t *depth)
     return r->head_id;
 }
 
+int balai_room_pending_each(const struct balai_room *r, int (*fn)(struct balai_ev *ev, void *arg),
+                            void *arg)
+{
+    for (size_t i = 0; i < r->npending; i++) {
+        int rc = fn(r->pending[i], arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 void balai_room_add_pending(struct balai_room *r, struct balai_ev *ev)
 {
     if (r->npending == r->pending_cap) {

@@ -102,6 +102,10 @@ void balai_room_commit(struct balai_room *r, struct balai_ev *ev);
 void balai_room_replace(struct balai_room *r, struct balai_ev *redacted);
 /* The writer refused `ev`: its pending state is withdrawn. */
 void balai_room_abort(struct balai_room *r, struct balai_ev *ev);
+/* Calls fn for every pending event (borrowed), oldest first, until fn
+ * returns non-zero; returns that value or 0. */
+int balai_room_pending_each(const struct balai_room *r, int (*fn)(struct balai_ev *ev, void *arg),
+                            void *arg);
 /* Loads a committed event at start (state events through balai_room_load_state,
  * then the recent timeline in ascending order through this). */
 void balai_room_load_timeline(struct balai_room *r, struct balai_ev *ev);

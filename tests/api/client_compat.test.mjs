@@ -41,6 +41,17 @@ describe('client compatibility', () => {
         assertError(await srv.request('GET', `${R0}/no/such/thing`, { token: alice }), 404, 'M_UNRECOGNIZED');
     });
 
+    it('a user created without a display name is shown by their localpart', T, async () => {
+        const p = await srv.request('GET', `${C}/profile/${enc(srv.userId('bob'))}`, { token: alice });
+        assertOk(p);
+        assert.equal(p.json.displayname, 'bob');
+        // also for a user added while the server runs (through the admin API)
+        await srv.addUser('carol');
+        const c = await srv.request('GET', `${C}/profile/${enc(srv.userId('carol'))}`, { token: alice });
+        assertOk(c);
+        assert.equal(c.json.displayname, 'carol');
+    });
+
     it('joined_members lists display_name and avatar_url, null when unset', T, async () => {
         const r = await srv.request('GET', `${C}/rooms/${enc(room)}/joined_members`, { token: bob });
         assertOk(r);

@@ -232,6 +232,16 @@ describe('event relations', () => {
         assertError(await react(bob, room, thumbs, '👍'), 400, 'M_DUPLICATE_ANNOTATION');
     });
 
+    it('two identical annotations sent at once: one is stored, the other refused', T, async () => {
+        const target = await msg(alice, room, 'vote at once');
+        const answers = await Promise.all([1, 2, 3].map(() => react(bob, room, target, '🎉')));
+        const ok = answers.filter((r) => r.status === 200);
+        assert.equal(ok.length, 1, answers.map((r) => `${r.status} ${r.json?.errcode}`).join(', '));
+        for (const r of answers.filter((x) => x.status !== 200)) assertError(r, 400, 'M_DUPLICATE_ANNOTATION');
+        const res = await relations(alice, room, target, '/m.annotation');
+        assert.equal(assertOk(res).chunk.length, 1);
+    });
+
     it('references are bundled as a chunk of event ids; relations from another room are not', T, async () => {
         refd = await msg(alice, room, 'see below');
         ref = await send(bob, room, 'm.room.message', {

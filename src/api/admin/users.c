@@ -208,7 +208,8 @@ static void create_user(struct balai_http_req *req)
     c->user_id = user_id;
     user_id = NULL;
     c->password = balai_strdup(password);
-    c->displayname = balai_strdup(displayname);
+    /* without one, the display name is the localpart, as clients expect */
+    c->displayname = displayname ? balai_strdup(displayname) : balai_id_localpart(c->user_id);
     c->admin = admin;
     c->now = balai_now_ms();
     c->op.apply = create_apply;
