@@ -35,6 +35,8 @@ static const struct keydef keys[] = {
     S("server", "listen", listen, "127.0.0.1:8008", "Address and port to listen on (ADDR:PORT)."),
     S("server", "public_baseurl", public_baseurl, "",
       "Base URL clients use, for /.well-known/matrix/client (default: http://LISTEN)."),
+    S("server", "trusted_proxies", trusted_proxies, "",
+      "Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed."),
     S("server", "presence", presence, "on",
       "Presence (online/offline in /sync and /presence): on or off."),
     S("database", "backend", db_backend, "sqlite", "Storage backend: sqlite."),
@@ -240,14 +242,22 @@ int balai_config_validate(const struct balai_config *c, char *err, size_t errlen
         snprintf(err, errlen, "rooms.create_policy must be 'everyone', 'unit_admins' or 'admins'");
         return BALAI_EINVAL;
     }
+    /* the default label must be one of the (comma-separated, trimmed) labels */
     size_t dl = strlen(c->rooms_default_label);
-    const char *lab = c->rooms_labels, *hit = NULL;
-    while (dl && (lab = strstr(lab, c->rooms_default_label)) != NULL) {
-        if ((lab == c->rooms_labels || lab[-1] == ',') && (lab[dl] == ',' || lab[dl] == '\0')) {
-            hit = lab;
-            break;
+    int hit = 0;
+    for (const char *lab = c->rooms_labels; dl && !hit && *lab;) {
+        const char *end = strchr(lab, ',');
+        size_t n = end ? (size_t)(end - lab) : strlen(lab);
+        while (n && (*lab == ' ' || *lab == '\t')) {
+            lab++;
+            n--;
         }
-        lab += dl;
+        while (n && (lab[n - 1] == ' ' || lab[n - 1] == '\t'))
+            n--;
+        hit = n == dl && strncmp(lab, c->rooms_default_label, n) == 0;
+        if (!end)
+            break;
+        lab = end + 1;
     }
     if (!hit) {
         snprintf(err, errlen, "rooms.default_label must be one of rooms.labels");

@@ -14,8 +14,9 @@ struct balai_config {
     /* [server] */
     char *server_name;
     char *listen;
-    char *public_baseurl; /* empty: derived from listen */
-    char *presence;       /* "on" or "off" */
+    char *public_baseurl;  /* empty: derived from listen */
+    char *presence;        /* "on" or "off" */
+    char *trusted_proxies; /* comma-separated proxy addresses; empty: none */
     /* [database] */
     char *db_backend;
     char *db_path; /* relative to data_dir unless absolute */

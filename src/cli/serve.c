@@ -18,6 +18,7 @@
 
 #include "api/account_data.h"
 #include "api/directory.h"
+#include "api/scim/scim.h"
 #include "api/dlp.h"
 #include "api/device_lists.h"
 #include "api/e2e_keys.h"
@@ -30,6 +31,8 @@
 #include "api/receipts.h"
 #include "api/relations.h"
 #include "api/room_directory.h"
+#include "api/offboard.h"
+#include "api/rules.h"
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "core/room.h"
@@ -155,6 +158,11 @@ static int load_messaging(struct balai_app *app)
         balai_cli_fail("cannot load the organisation directory from the database");
         return rc;
     }
+    rc = balai_api_scim_load(app); /* after the directory */
+    if (rc != BALAI_OK) {
+        balai_cli_fail("cannot load the SCIM provisioning data from the database");
+        return rc;
+    }
     rc = balai_api_account_data_load(app);
     if (rc != BALAI_OK) {
         balai_cli_fail("cannot load account data from the database");
@@ -198,6 +206,10 @@ static int load_messaging(struct balai_app *app)
     rc = balai_api_dlp_load(app);
     if (rc != BALAI_OK)
         balai_cli_fail("cannot load the DLP settings and suspensions from the database");
+    if (rc == BALAI_OK && (rc = balai_api_rules_load(app)) != BALAI_OK)
+        balai_cli_fail("cannot load the membership rules from the database");
+    if (rc == BALAI_OK && (rc = balai_api_offboard_load(app)) != BALAI_OK)
+        balai_cli_fail("cannot load the offboarding records from the database");
     return rc;
 }
 
@@ -401,6 +413,7 @@ int balai_cli_serve(int argc, char **argv)
     hc.limits.max_connections = (uint32_t)s.cfg.max_connections;
     hc.router = app->router;
     hc.server_header = "Balai/" BALAI_VERSION;
+    hc.trusted_proxies = s.cfg.trusted_proxies;
     if (balai_http_server_new(app->loop, &hc, &app->http) != BALAI_OK) {
         balai_cli_fail("cannot create the HTTP server");
         goto out;
@@ -464,7 +477,10 @@ out:
     balai_rooms_free(app->rooms);
     balai_api_account_data_free(app->account_data);
     balai_api_directory_free(app);
+    balai_api_scim_free(app);
     balai_api_dlp_free(app);
+    balai_api_rules_free(app);
+    balai_api_offboard_free(app);
     balai_api_e2e_keys_free(app->e2e_keys);
     balai_api_to_device_free(app->to_device);
     balai_api_device_lists_free(app->device_lists);

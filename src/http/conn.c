@@ -14,6 +14,7 @@
  * the limit is exact. Idle connections hold no buffers. */
 #include "balai.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,40 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* Behind a trusted reverse proxy, the client is the right-most address of
+ * X-Forwarded-For that is not itself a trusted proxy. */
+static void forwarded_for(struct balai_http_conn *hc, struct http_req *r)
+{
+    const char *peer = r->pub.peer_ip;
+    if (!balai__http_trusted_proxy(hc->srv, peer, strlen(peer)))
+        return;
+    struct balai_slice xff = balai_http_req_header(&r->pub, "x-forwarded-for");
+    size_t end = xff.len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff.ptr[start - 1] != ',')
+            start--;
+        size_t a = start, b = end;
+        while (a < b && (xff.ptr[a] == ' ' || xff.ptr[a] == '\t'))
+            a++;
+        while (b > a && (xff.ptr[b - 1] == ' ' || xff.ptr[b - 1] == '\t'))
+            b--;
+        char ip[sizeof(r->pub.peer_ip)];
+        unsigned char bin[16];
+        if (b == a || b - a >= sizeof(ip))
+            return; /* empty or malformed: keep the proxy's address */
+        memcpy(ip, xff.ptr + a, b - a);
+        ip[b - a] = '\0';
+        if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)
+            return;
+        if (!balai__http_trusted_proxy(hc->srv, ip, b - a)) {
+            memcpy(r->pub.peer_ip, ip, b - a + 1);
+            return;
+        }
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct balai_http_conn *hc = p->data;
@@ -489,6 +524,7 @@ static void headers_done(struct balai_http_conn *hc, int more_data)
             return;
         }
     }
+    forwarded_for(hc, r);
     r->parser_method = p->method;
     r->pub.method = map_method(p->method);
     r->keep_alive = http_should_keep_alive(p) && !p->upgrade;

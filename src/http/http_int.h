@@ -110,6 +110,8 @@ uint64_t balai__http_now_ms(struct balai_http_server *s);
 const struct balai_http_limits *balai__http_limits(const struct balai_http_server *s);
 const struct balai_router *balai__http_router(const struct balai_http_server *s);
 const char *balai__http_server_header(const struct balai_http_server *s);
+/* True when the address (len bytes, not terminated) is a trusted proxy. */
+int balai__http_trusted_proxy(const struct balai_http_server *s, const char *ip, size_t len);
 int balai__http_shutting_down(const struct balai_http_server *s);
 /* Moves hc to deadline list `list` (L_NONE: none) with a fresh deadline. */
 void balai__http_timed_set(struct balai_http_server *s, struct balai_http_conn *hc, int list);

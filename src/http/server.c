@@ -44,6 +44,7 @@ struct balai_http_server {
     struct balai_http_limits limits;
     struct balai_router *router;
     char *server_header;
+    char *trusted_proxies; /* ",a,b," for whole-entry search; NULL: none */
     struct balai_timer *timer;
     int armed;
     uint64_t armed_at;
@@ -209,6 +210,17 @@ const struct balai_router *balai__http_router(const struct balai_http_server *s)
     return s->router;
 }
 
+int balai__http_trusted_proxy(const struct balai_http_server *s, const char *ip, size_t len)
+{
+    if (!s->trusted_proxies || !len || memchr(ip, ',', len))
+        return 0;
+    for (const char *p = strstr(s->trusted_proxies, ","); p; p = strstr(p + 1, ",")) {
+        if (strncmp(p + 1, ip, len) == 0 && p[1 + len] == ',')
+            return 1;
+    }
+    return 0;
+}
+
 const char *balai__http_server_header(const struct balai_http_server *s)
 {
     return s->server_header;
@@ -243,6 +255,7 @@ static void final_free(struct balai_http_server *s)
 {
     free(s->metrics);
     free(s->server_header);
+    free(s->trusted_proxies);
     free(s);
 }
 
@@ -501,6 +514,17 @@ int balai_http_server_new(struct balai_loop *loop, const struct balai_http_serve
         lim->max_connections = 10000;
     s->server_header =
         balai_strdup(cfg->server_header ? cfg->server_header : "Balai/" BALAI_VERSION);
+    if (cfg->trusted_proxies && *cfg->trusted_proxies) {
+        /* ",a,b," without spaces, so that an entry is found whole */
+        struct balai_buf b;
+        balai_buf_init(&b, 0);
+        balai_buf_append_char(&b, ',');
+        for (const char *p = cfg->trusted_proxies; *p; p++)
+            if (*p != ' ' && *p != '\t')
+                balai_buf_append_char(&b, *p);
+        balai_buf_append_char(&b, ',');
+        s->trusted_proxies = balai_buf_detach(&b, NULL);
+    }
     for (char *p = s->server_header; *p; p++) {
         if (*p == '\r' || *p == '\n')
             *p = ' ';

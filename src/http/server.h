@@ -41,6 +41,11 @@ struct balai_http_server_config {
     struct balai_http_limits limits; /* zero fields take the defaults */
     struct balai_router *router;     /* borrowed; must outlive the server */
     const char *server_header;       /* "Balai/0.1.0" when NULL; copied */
+    /* Comma-separated peer addresses (reverse proxies) whose X-Forwarded-For
+     * header is believed: a request from one of them gets, as peer_ip, the
+     * right-most forwarded address that is not itself a trusted proxy.
+     * NULL or empty: the header is ignored. Copied. */
+    const char *trusted_proxies;
 };
 
 /* Creates a server. `loop` may be NULL for tests and fuzzing (no listening,
