@@ -18,4 +18,11 @@ int balai_api_pw_verify(struct balai_app *app, const char *hash, const char *pw,
                         balai_pw_done_fn done, void *arg);
 int balai_api_pw_hash(struct balai_app *app, const char *pw, balai_pw_done_fn done, void *arg);
 
+/* Sets user_id's password to pw (already checked against the policy): hashes
+ * it on the pool, stores it, logs every device out when logout_devices, audits
+ * `action` (a static string) by `actor`, and answers req: 200 {} or the error. */
+struct balai_http_req;
+void balai_api_password_set(struct balai_http_req *req, const char *user_id, const char *pw,
+                            int logout_devices, const char *actor, const char *action);
+
 #endif

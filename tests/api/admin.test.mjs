@@ -368,4 +368,43 @@ describe('admin API', () => {
             assert.equal(u.deactivated, true);
         });
     });
+
+    describe('POST /users/{userId}/password', () => {
+        const path = (u) => `${A}/users/${enc(u)}/password`;
+        it('an admin sets a password for a person without one; old sessions end', T, async () => {
+            // created without a password (as a directory import does): cannot log in yet
+            assertOk(await srv.request('POST', `${A}/users`, { token: root.access_token, body: { username: 'newhire' } }));
+            assertError(await srv.loginRaw('newhire', 'a fine new password'), 403, 'M_FORBIDDEN');
+            assertOk(await srv.request('POST', path('@newhire:balai.test'), {
+                token: root.access_token, body: { password: 'a fine new password' },
+            }));
+            const s1 = await srv.login('newhire', 'a fine new password');
+            // a reset logs every device out by default...
+            assertOk(await srv.request('POST', path('@newhire:balai.test'), {
+                token: root.access_token, body: { password: 'another fine password' },
+            }));
+            assertError(await srv.whoami(s1.access_token), 401, 'M_UNKNOWN_TOKEN');
+            assertError(await srv.loginRaw('newhire', 'a fine new password'), 403, 'M_FORBIDDEN');
+            const s2 = await srv.login('newhire', 'another fine password');
+            // ...unless asked not to
+            assertOk(await srv.request('POST', path('@newhire:balai.test'), {
+                token: root.access_token, body: { password: 'a third fine password', logout_devices: false },
+            }));
+            assertOk(await srv.whoami(s2.access_token));
+        });
+
+        it('refuses bad input, unknown users, non-admins and missing tokens', T, async () => {
+            const u = '@alice:balai.test';
+            assertError(await srv.request('POST', path(u), { body: { password: 'x'.repeat(20) } }), 401, 'M_MISSING_TOKEN');
+            assertError(await srv.request('POST', path(u), { token: alice.access_token, body: { password: 'x'.repeat(20) } }), 403, 'M_FORBIDDEN');
+            assertError(await srv.request('POST', path('@nobody:balai.test'), { token: root.access_token, body: { password: 'a fine new password' } }), 404, 'M_NOT_FOUND');
+            assertError(await srv.request('POST', path(u), { token: root.access_token, body: {} }), 400, 'M_MISSING_PARAM');
+            assertError(await srv.request('POST', path(u), { token: root.access_token, body: { password: 12 } }), 400, 'M_BAD_JSON');
+            assertError(await srv.request('POST', path(u), { token: root.access_token, body: { password: 'short' } }), 400, 'M_WEAK_PASSWORD');
+            assertError(await srv.request('POST', path(u), { token: root.access_token, raw: '{nope' }), 400, 'M_NOT_JSON');
+            // alice's password is unchanged
+            assertOk(await srv.whoami(alice.access_token));
+            await srv.login('alice');
+        });
+    });
 });

@@ -3,6 +3,7 @@
  *   GET  /users?from=USER_ID&limit=N    page through users sorted by id
  *   GET  /users/{userId}                 one user with their devices
  *   POST /users                          create {username, password?, admin?, displayname?}
+ *   POST /users/{userId}/password        set a password {password, logout_devices?}
  *   POST /users/{userId}/deactivate      revoke every session, remove devices, block login
  *
  * Requires an admin's access token, or the server's unix socket (the CLI). */
@@ -16,6 +17,8 @@
 #include "api/device_lists.h"
 #include "api/directory.h"
 #include "api/passwords.h"
+#include "api/rules.h"
+#include "api/stewardship.h"
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "crypto/crypto.h"
@@ -147,6 +150,7 @@ static void create_done(struct balai_store_op *op)
         if (u && c->displayname)
             balai_user_set_displayname(u, c->displayname);
         LOG_INFO("created user %s%s", c->user_id, c->admin ? " (admin)" : "");
+        balai_api_rules_on_person_changed(app, c->user_id); /* membership rules */
         balai_api_json(c->req, 200,
                        json_pack("{s:s, s:b}", "user_id", c->user_id, "admin", c->admin));
     }
@@ -253,12 +257,52 @@ static void deact_done(struct balai_store_op *op)
     } else {
         LOG_INFO("deactivated user %s", d->user_id);
         balai_api_device_lists_device_gone(d->app, d->user_id, NULL);
+        balai_api_rules_on_person_changed(d->app, d->user_id); /* rule rooms go */
         balai_api_json(d->req, 200,
                        json_pack("{s:s, s:b}", "user_id", d->user_id, "deactivated", 1));
     }
     balai_api_audit_entry_done(d->app, d->audit, op->rc);
     free(d->user_id);
     free(d);
+}
+
+/* POST /users/{userId}/password {password, logout_devices?}: an administrator
+ * sets a person's password (a new hire imported from the directory, a
+ * forgotten password). Every device is logged out unless logout_devices is
+ * false. */
+static void set_password(struct balai_http_req *req)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct balai_session *s;
+    json_t *body = NULL;
+    const char *pw;
+    int logout = 1;
+
+    if (balai_api_auth_admin(req, &s) < 0 || balai_api_body(req, 0, &body) < 0)
+        goto out;
+    if (balai_api_str(req, body, "password", 1, &pw) < 0 ||
+        balai_api_bool(req, body, "logout_devices", &logout) < 0)
+        goto out;
+    struct balai_user *u = balai_accounts_user(app->accounts, req->params[0]);
+    if (!u) {
+        balai_api_error(req, 404, "M_NOT_FOUND", "No such user: %s", req->params[0]);
+        goto out;
+    }
+    if (u->system) {
+        balai_api_error(req, 403, "M_FORBIDDEN", "The system user cannot log in");
+        goto out;
+    }
+    if (u->deactivated) {
+        balai_api_error(req, 400, "M_USER_DEACTIVATED",
+                        "%s is deactivated; reactivate the account first", u->user_id);
+        goto out;
+    }
+    if (balai_api_password_ok(req, u->user_id, pw) < 0)
+        goto out;
+    balai_api_password_set(req, u->user_id, pw, logout, balai_api_audit_actor(s),
+                           "admin.user.password");
+out:
+    json_decref(body);
 }
 
 static void deactivate_user(struct balai_http_req *req)
@@ -285,6 +329,8 @@ static void deactivate_user(struct balai_http_req *req)
         balai_api_json(req, 200, json_pack("{s:s, s:b}", "user_id", u->user_id, "deactivated", 1));
         return;
     }
+    /* Their rooms' stewardship passes on first (api/stewardship.h). */
+    balai_api_stewardship_on_departure(app, u->user_id, balai_api_audit_actor(s), NULL);
     /* Revocation takes effect at once, before the write commits. */
     balai_accounts_deactivate(app->accounts, u);
     struct deact *d = balai_calloc(1, sizeof(*d));
@@ -304,6 +350,8 @@ int balai_api_admin_users_routes(struct balai_app *app)
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_balai/admin/v1/users", list_users, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/admin/v1/users", create_user, 0);
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_balai/admin/v1/users/{userId}", get_user, 0);
+    rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/admin/v1/users/{userId}/password",
+                          set_password, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/admin/v1/users/{userId}/deactivate",
                           deactivate_user, 0);
     return rc ? BALAI_EINVAL : BALAI_OK;

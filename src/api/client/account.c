@@ -38,12 +38,15 @@ struct pwchange {
     int logout_devices;
     char **others;
     size_t nothers;
+    char *actor;        /* for the audit entry */
+    const char *action; /* audit action name (static) */
 };
 
 static void pwchange_free(struct pwchange *p)
 {
     free(p->user_id);
     free(p->keep_device);
+    free(p->actor);
     if (p->new_password) {
         balai_wipe(p->new_password, strlen(p->new_password));
         free(p->new_password);
@@ -82,7 +85,7 @@ static void pwchange_done(struct balai_store_op *op)
         balai_api_device_lists_device_gone(p->app, p->user_id, p->others[i]);
     }
     LOG_INFO("password changed for %s (%zu other devices logged out)", p->user_id, p->nothers);
-    balai_api_audit_log(p->app, p->user_id, "user.password.change", p->user_id,
+    balai_api_audit_log(p->app, p->actor, p->action, p->user_id,
                         json_pack("{s:I}", "devices_logged_out", (json_int_t)p->nothers));
     balai_api_json(p->req, 200, json_object());
 out:
@@ -150,10 +153,26 @@ static void post_password(struct balai_http_req *req)
     p->keep_device = balai_strdup(s->device->device_id);
     p->new_password = balai_strdup(pw);
     p->logout_devices = logout;
+    p->actor = balai_strdup(user_id);
+    p->action = "user.password.change";
     if (balai_uia_check(req, body, user_id, pwchange_authed, p) != BALAI_OK)
         pwchange_free(p);
 out:
     json_decref(body);
+}
+
+void balai_api_password_set(struct balai_http_req *req, const char *user_id, const char *pw,
+                            int logout_devices, const char *actor, const char *action)
+{
+    struct pwchange *p = balai_calloc(1, sizeof(*p));
+    p->app = balai_api_app(req);
+    p->req = req;
+    p->user_id = balai_strdup(user_id);
+    p->new_password = balai_strdup(pw);
+    p->logout_devices = logout_devices;
+    p->actor = balai_strdup(actor);
+    p->action = action;
+    pwchange_authed(p, BALAI_OK);
 }
 
 int balai_api_client_account_routes(struct balai_app *app)
