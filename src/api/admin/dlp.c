@@ -331,10 +331,9 @@ static json_t *policy_json(struct balai_app *app)
     for (size_t i = 0; i < BALAI_ARRAY_LEN(known_labels); i++) {
         json_t *row = json_object();
         for (int c = 0; c < BALAI_DLP_NCATEGORIES; c++)
-            json_object_set_new(
-                row, balai_dlp_category_name((enum balai_dlp_category)c),
-                json_string(balai_dlp_action_name(balai_dlp_policy_action(
-                    d->policy, known_labels[i], (enum balai_dlp_category)c))));
+            json_object_set_new(row, balai_dlp_category_name((enum balai_dlp_category)c),
+                                json_string(balai_dlp_action_name(balai_dlp_policy_action(
+                                    d->policy, known_labels[i], (enum balai_dlp_category)c))));
         json_object_set_new(eff, known_labels[i], row);
     }
     return json_pack("{s:s, s:o}", "rules", d->rules ? d->rules : "", "effective", eff);
@@ -444,8 +443,7 @@ static void list_detectors(struct balai_http_req *req)
         json_decref(arr);
         return;
     }
-    json_object_foreach(app->dlp->detectors, name, v)
-        json_array_append(arr, v);
+    json_object_foreach(app->dlp->detectors, name, v) json_array_append(arr, v);
     balai_api_json(req, 200, json_pack("{s:o}", "detectors", arr));
 }
 
@@ -529,8 +527,7 @@ static void list_wordlists(struct balai_http_req *req)
     if (balai_api_auth_role(req, &s, POLICY_READ_ROLES) < 0)
         return;
     arr = json_array();
-    json_object_foreach(app->dlp->wordlists, name, v)
-        json_array_append(arr, v);
+    json_object_foreach(app->dlp->wordlists, name, v) json_array_append(arr, v);
     balai_api_json(req, 200, json_pack("{s:o}", "wordlists", arr));
 }
 
@@ -603,6 +600,7 @@ static void delete_wordlist(struct balai_http_req *req)
 /* ---- held messages ---- */
 
 struct held {
+    struct balai_store_op op; /* first: the store hands it back */
     struct balai_http_req *req;
     struct balai_app *app;
     char *actor;
@@ -615,7 +613,6 @@ struct held {
     int found, unsealed, rc;
     char *event_id; /* after release */
     struct balai_api_audit_entry *audit;
-    struct balai_store_op op;
 };
 
 static void held_free(struct held *h)
@@ -638,10 +635,10 @@ static int held_row(const struct balai_dlp_held_rec *r, void *arg)
 {
     struct held *h = arg;
     json_t *findings = json_loads(r->findings, 0, NULL);
-    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "held_id", r->held_id, "ts",
-                          (json_int_t)r->ts, "room_id", r->room_id, "user_id", r->user_id, "type",
-                          r->type, "label", r->label, "findings",
-                          findings ? findings : json_array());
+    json_t *o =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "held_id", r->held_id, "ts",
+                  (json_int_t)r->ts, "room_id", r->room_id, "user_id", r->user_id, "type", r->type,
+                  "label", r->label, "findings", findings ? findings : json_array());
     if (o)
         json_array_append_new(h->list, o);
     if (!h->held_id)
@@ -758,7 +755,7 @@ static void get_held(struct balai_http_req *req)
 /* delete (also after a release): the row and its audit entry in one transaction */
 static int del_apply(struct balai_store_txn *t, struct balai_store_op *op)
 {
-    struct held *h = (struct held *)((char *)op - offsetof(struct held, op));
+    struct held *h = (struct held *)op;
     int rc = balai_store_txn_dlp_held_delete(t, h->held_id);
     if (rc == BALAI_OK)
         rc = balai_api_audit_entry_append(t, h->audit);
@@ -767,12 +764,12 @@ static int del_apply(struct balai_store_txn *t, struct balai_store_op *op)
 
 static void del_done(struct balai_store_op *op)
 {
-    struct held *h = (struct held *)((char *)op - offsetof(struct held, op));
+    struct held *h = (struct held *)op;
     balai_api_audit_entry_done(h->app, h->audit, op->rc);
     if (h->event_id) {
         if (op->rc != BALAI_OK)
-            LOG_ERROR("held message %s was released as %s but could not be removed: %s",
-                      h->held_id, h->event_id, balai_strerror(op->rc));
+            LOG_ERROR("held message %s was released as %s but could not be removed: %s", h->held_id,
+                      h->event_id, balai_strerror(op->rc));
         balai_api_json(h->req, 200, json_pack("{s:s}", "event_id", h->event_id));
     } else if (op->rc == BALAI_ENOTFOUND) {
         balai_api_error(h->req, 404, "M_NOT_FOUND", "No held message with this id");
@@ -805,14 +802,15 @@ static void released(struct balai_api_write *w)
 {
     struct held *h = w->arg;
     if (w->op.rc != BALAI_OK || !w->nevs) {
-        balai_api_error(h->req, 500, "M_UNKNOWN", "Could not store the released message; try again");
+        balai_api_error(h->req, 500, "M_UNKNOWN",
+                        "Could not store the released message; try again");
         held_free(h);
         return;
     }
     h->event_id = balai_strdup(w->evs[0]->event_id);
     del_submit(h, "dlp.held.release",
-               json_pack("{s:s, s:s, s:s}", "room_id", h->room_id, "sender", h->user_id,
-                         "event_id", h->event_id));
+               json_pack("{s:s, s:s, s:s}", "room_id", h->room_id, "sender", h->user_id, "event_id",
+                         h->event_id));
 }
 
 static void release_done(void *arg)
@@ -861,7 +859,8 @@ static void release_held(struct balai_http_req *req)
 int balai_api_admin_dlp_routes(struct balai_app *app)
 {
     int rc = 0;
-#define R(m, p, fn, max) rc |= balai_api_route(app, BALAI_HTTP_##m, "/_balai/admin/v1/dlp" p, fn, max)
+#define R(m, p, fn, max)                                                                           \
+    rc |= balai_api_route(app, BALAI_HTTP_##m, "/_balai/admin/v1/dlp" p, fn, max)
     R(GET, "/incidents", list_incidents, 0);
     R(GET, "/held", list_held, 0);
     R(GET, "/held/{id}", get_held, 0);
