@@ -36,13 +36,13 @@ build: web/dist/index.html
 	@$(NINJA) -C build
 
 # The web app (web/, served by balai at /): rebuilt when its sources change.
-# The bundle step also checks the size budget (docs/webapp.md).
+# Type-checked first; the bundle step also checks the size budget (docs/webapp.md).
 WEB_SOURCES = $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package.json \
 	web/package-lock.json web/tsconfig.json
 
 web/dist/index.html: $(WEB_SOURCES)
 	@test -d web/node_modules || { echo "make: web/node_modules is missing: run 'make deps'" >&2; exit 1; }
-	@cd web && node build.mjs --size
+	@cd web && node_modules/.bin/tsc --noEmit -p . && node build.mjs --size
 
 build-asan:
 	@test -f build-asan/build.ninja || $(MESON) setup build-asan \

@@ -39,8 +39,11 @@ static const struct keydef keys[] = {
       "Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed."),
     S("server", "presence", presence, "on",
       "Presence (online/offline in /sync and /presence): on or off."),
-    S("database", "backend", db_backend, "sqlite", "Storage backend: sqlite."),
+    S("database", "backend", db_backend, "sqlite", "Storage backend: sqlite or postgres."),
     S("database", "path", db_path, "balai.db", "SQLite database file, relative to the data dir."),
+    S("database", "url", db_url, "",
+      "PostgreSQL connection URL (postgres://USER@HOST:PORT/DB?sslmode=verify-full), for "
+      "backend postgres; see docs/postgres.md."),
     S("security", "key_file", key_file, "balai.key",
       "Key file holding the key encryption key (mode 0600). BALAI_KEK overrides it."),
     S("security", "keystore", keystore, "keystore",
@@ -267,8 +270,12 @@ int balai_config_validate(const struct balai_config *c, char *err, size_t errlen
         snprintf(err, errlen, "rooms.min_stewards must not exceed rooms.max_stewards");
         return BALAI_EINVAL;
     }
-    if (strcmp(c->db_backend, "sqlite") != 0) {
-        snprintf(err, errlen, "database.backend must be 'sqlite'");
+    if (strcmp(c->db_backend, "sqlite") != 0 && strcmp(c->db_backend, "postgres") != 0) {
+        snprintf(err, errlen, "database.backend must be 'sqlite' or 'postgres'");
+        return BALAI_EINVAL;
+    }
+    if (strcmp(c->db_backend, "postgres") == 0 && c->db_url[0] == '\0') {
+        snprintf(err, errlen, "database.backend 'postgres' needs database.url");
         return BALAI_EINVAL;
     }
     if (strcmp(c->password_hash_cost, "test") != 0 &&
@@ -296,6 +303,13 @@ int balai_config_validate(const struct balai_config *c, char *err, size_t errlen
         }
     }
     return BALAI_OK;
+}
+
+char *balai_config_db_target(const struct balai_config *c)
+{
+    if (strcmp(c->db_backend, "postgres") == 0)
+        return balai_strdup(c->db_url);
+    return balai_config_path(c, c->db_path);
 }
 
 char *balai_config_path(const struct balai_config *c, const char *p)

@@ -20,6 +20,7 @@ struct balai_config {
     /* [database] */
     char *db_backend;
     char *db_path; /* relative to data_dir unless absolute */
+    char *db_url;  /* postgres: the libpq connection URI or string */
     /* [security] */
     char *key_file;
     char *keystore;
@@ -75,6 +76,10 @@ int balai_config_set(struct balai_config *c, const char *section, const char *ke
                      const char *value, char *err, size_t errlen);
 /* Checks cross-key constraints after loading. */
 int balai_config_validate(const struct balai_config *c, char *err, size_t errlen);
+/* What balai_store_config.path takes for the configured backend: the
+ * database file (resolved like balai_config_path) for sqlite, the
+ * connection URL for postgres. Caller frees. */
+char *balai_config_db_target(const struct balai_config *c);
 /* Resolves a path relative to the data dir. Caller frees. */
 char *balai_config_path(const struct balai_config *c, const char *p);
 /* The key table, terminated by a zeroed entry. */

@@ -14,9 +14,14 @@ static void usage(FILE *out)
             "verbs:\n"
             "  init    create a data directory:   balai init --data-dir DIR [--server-name NAME]\n"
             "  serve   run the server:            balai serve [--data-dir DIR] [--listen A:P]\n"
-            "  user    manage accounts:           balai user add|list|deactivate ...\n"
+            "  user    manage accounts:           balai user add|list|deactivate|offboard ...\n"
+            "  offboarding  check a record:       balai offboarding verify FILE|USER\n"
             "  directory  the org directory:      balai directory import FILE.csv [--dry-run]\n"
-            "  audit   check the audit trail:     balai audit verify|list [--data-dir DIR]\n\n"
+            "  audit   check the audit trail:     balai audit verify|list [--data-dir DIR]\n"
+            "  rooms   the organisation's rooms:  balai rooms list|archive|unarchive ...\n"
+            "  dlp     data-loss prevention:      balai dlp policy|detector|incidents ...\n"
+            "  scim    provisioning tokens:       balai scim token create|list|revoke ...\n"
+            "  db      the database:              balai db migrate-to postgres://... | migrate\n\n"
             "Run 'balai VERB --help' for a verb's options. Documentation: README.md and docs/.\n",
             BALAI_VERSION);
 }
@@ -46,6 +51,16 @@ int main(int argc, char **argv)
         return balai_cli_directory(argc - 1, argv + 1);
     if (strcmp(verb, "audit") == 0)
         return balai_cli_audit(argc - 1, argv + 1);
+    if (strcmp(verb, "offboarding") == 0)
+        return balai_cli_offboarding(argc - 1, argv + 1);
+    if (strcmp(verb, "rooms") == 0)
+        return balai_cli_rooms(argc - 1, argv + 1);
+    if (strcmp(verb, "dlp") == 0)
+        return balai_cli_dlp(argc - 1, argv + 1);
+    if (strcmp(verb, "scim") == 0)
+        return balai_cli_scim(argc - 1, argv + 1);
+    if (strcmp(verb, "db") == 0)
+        return balai_cli_db(argc - 1, argv + 1);
     fprintf(stderr, "balai: unknown verb '%s'\n\n", verb);
     usage(stderr);
     return 2;

@@ -1,6 +1,7 @@
 /* app.c: creates the API's own state and registers every route. */
 #include "balai.h"
 
+#include "api/admin/stats.h"
 #include "api/app.h"
 #include "api/audit.h"
 #include "api/client/uia.h"
@@ -8,10 +9,14 @@
 #include "api/device_lists.h"
 #include "api/directory.h"
 #include "api/dlp.h"
+#include "api/offboard.h"
+#include "api/org_rooms.h"
 #include "api/presence.h"
 #include "api/push_rules.h"
 #include "api/receipts.h"
 #include "api/relations.h"
+#include "api/scim/scim.h"
+#include "api/rules.h"
 #include "api/typing.h"
 #include "api/web.h"
 #include "core/accounts.h"
@@ -102,6 +107,16 @@ int balai_api_init(struct balai_app *app)
         rc = balai_api_moderation_routes(app);
     if (rc == BALAI_OK)
         rc = balai_api_web_routes(app);
+    if (rc == BALAI_OK && app->scim)
+        rc = balai_api_scim_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_org_rooms_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_rules_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_offboard_routes(app);
+    if (rc == BALAI_OK)
+        rc = balai_api_admin_stats_routes(app);
     return rc;
 }
 
@@ -115,6 +130,8 @@ void balai_api_release(struct balai_app *app)
     balai_api_audit_stop(app);
     balai_api_presence_release(app);
     balai_api_web_free(app);
+    balai_api_org_rooms_free(app);
+    balai_api_rules_stop(app);
     app->login_account = NULL;
     app->login_ip = NULL;
     app->uia = NULL;

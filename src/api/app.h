@@ -41,6 +41,10 @@ struct balai_presence;
 struct balai_device_lists;
 struct balai_api_dlp;
 struct balai_api_web;
+struct balai_api_scim;
+struct balai_api_org_rooms;
+struct balai_api_rules;
+struct balai_api_offboard;
 
 struct balai_app {
     struct balai_config *cfg;
@@ -106,6 +110,13 @@ struct balai_app {
     char bound_url[160];  /* http://ADDR:PORT actually listened on */
     /* the web app's files, in memory (api/web.h); NULL when not served */
     struct balai_api_web *web;
+    /* SCIM provisioning (api/scim/scim.h) */
+    struct balai_api_scim *scim;
+    /* organisation rooms and stewardship (api/org_rooms.h, api/stewardship.h) */
+    struct balai_api_org_rooms *org_rooms;
+    /* membership rules (api/rules.h) and offboarding records (api/offboard.h) */
+    struct balai_api_rules *rules;
+    struct balai_api_offboard *offboard;
 };
 
 /* Creates the API-owned parts of app (throttles, UIA sessions) and adds every route to

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/app.h"
 #include "api/common.h"
 #include "api/directory.h"
 #include "core/accounts.h"
 #include "core/password.h"
 #include "crypto/crypto.h"
+#include "store/store.h"
 #include "util/alloc.h"
 #include "util/json.h"
 
@@ -30,8 +32,20 @@ void balai_api_json(struct balai_http_req *req, int status, json_t *body)
 void balai_api_error(struct balai_http_req *req, int status, const char *errcode, const char *fmt,
                      ...)
 {
+    struct balai_app *app = balai_api_app(req);
     char msg[512];
     va_list ap;
+
+    /* A database that is unreachable for the moment (PostgreSQL restarting)
+     * is a temporary condition: 503 with retry_after_ms, not 500. */
+    if (status == 500 && app && balai_store_unavailable(app->store)) {
+        json_t *o = json_pack("{s:s, s:s, s:I}", "errcode", "M_UNKNOWN", "error",
+                              "The database is unreachable for the moment; try again",
+                              "retry_after_ms", (json_int_t)1000);
+        balai_http_add_header(req, "Retry-After", "1");
+        balai_api_json(req, 503, o);
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);

@@ -9,6 +9,7 @@
 #include "api/audit.h"
 #include "api/common.h"
 #include "api/directory.h"
+#include "api/rules.h"
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "net/timer.h"
@@ -649,6 +650,7 @@ void balai_api_directory_committed(struct balai_app *app, const struct balai_gov
         else if (ad->guest_timer)
             balai_timer_start(ad->guest_timer, 0, 0); /* re-arm for the earliest */
     }
+    balai_api_rules_on_person_changed(app, p->user_id); /* membership rules (api/rules.h) */
 }
 
 /* ---- JSON ---- */

@@ -92,8 +92,8 @@ int balai_api_dlp_build(const char *rules, json_t *detectors, json_t *wordlists,
     json_object_foreach(wordlists, name, v)
     {
         char full[BALAI_DLP_NAME_MAX + 16];
-        json_t *d = json_pack("{s:O, s:s}", "keywords", json_object_get(v, "words"), "category",
-                              "other");
+        json_t *d =
+            json_pack("{s:O, s:s}", "keywords", json_object_get(v, "words"), "category", "other");
         snprintf(full, sizeof(full), WORDLIST_PREFIX "%s", name);
         rc = d ? add_detector(cfg, full, d, err, errlen) : BALAI_EINVAL;
         json_decref(d);
@@ -151,8 +151,8 @@ void balai_api_dlp_setting_committed(struct balai_app *app, const char *kind, co
     rebuild(app);
 }
 
-void balai_api_dlp_suspension_committed(struct balai_app *app, const char *user_id,
-                                        int suspended, const char *actor)
+void balai_api_dlp_suspension_committed(struct balai_app *app, const char *user_id, int suspended,
+                                        const char *actor)
 {
     struct balai_api_dlp *d = app->dlp;
     if (suspended)
@@ -266,21 +266,23 @@ int balai_api_refuse_suspended(struct balai_http_req *req, const char *user_id)
 
 const char *balai_api_dlp_room_label(struct balai_app *app, struct balai_room *room)
 {
-    (void)app;
     if (balai_room_is_direct(room))
         return NULL;
     struct balai_ev *ev = balai_room_state_ev(room, BALAI_DLP_CLASSIFICATION_TYPE, "");
     const char *label =
         ev ? json_string_value(json_object_get(json_object_get(ev->pdu, "content"), "label"))
            : NULL;
-    return label && *label ? label : BALAI_DLP_DEFAULT_LABEL;
+    if (label && *label)
+        return label;
+    return app->cfg && app->cfg->rooms_default_label ? app->cfg->rooms_default_label
+                                                     : BALAI_DLP_DEFAULT_LABEL;
 }
 
 /* ---- the check ---- */
 
 struct field {
-    json_t *obj;     /* the object holding it (content or m.new_content) */
-    const char *key; /* its key */
+    json_t *obj;      /* the object holding it (content or m.new_content) */
+    const char *key;  /* its key */
     const char *name; /* reported name: "body", "m.new_content.body", ... */
     struct balai_dlp_result r;
     enum balai_dlp_action act[BALAI_DLP_MAX_FINDINGS];
@@ -313,7 +315,8 @@ static int strip_marker(json_t *obj, const char *key)
         json_object_set_new(obj, key, json_stringn(s + ml, len - ml));
         return 1;
     }
-    if (len >= ml + 2 && memcmp(s, "* ", 2) == 0 && memcmp(s + 2, BALAI_DLP_CONFIRM_MARKER, ml) == 0) {
+    if (len >= ml + 2 && memcmp(s, "* ", 2) == 0 &&
+        memcmp(s + 2, BALAI_DLP_CONFIRM_MARKER, ml) == 0) {
         char *t = balai_malloc(len - ml);
         memcpy(t, "* ", 2);
         memcpy(t + 2, s + 2 + ml, len - ml - 2);
@@ -375,8 +378,8 @@ static json_t *findings_json(struct balai_app *app, struct field *fs, size_t nf,
             if (with_hash && text && f->r.findings[j].off + f->r.findings[j].len <= tlen) {
                 char norm[512], hex[33];
                 uint8_t mac[32];
-                size_t nl = normalise_value(text + f->r.findings[j].off, f->r.findings[j].len,
-                                            norm, sizeof(norm));
+                size_t nl = normalise_value(text + f->r.findings[j].off, f->r.findings[j].len, norm,
+                                            sizeof(norm));
                 balai_hmac_sha256(app->dlp_key, sizeof(app->dlp_key), norm, nl, mac);
                 balai_hex_encode(mac, 16, hex);
                 hex[32] = '\0';
@@ -424,7 +427,7 @@ struct dlp_op {
     struct balai_dlp_incident_rec inc;
     char *room_id, *user_id, *label, *action, *outcome, *types, *findings;
     /* hold */
-    char *held_id, *type, *held_findings;
+    char *held_id, *type, *held_findings, *event_id;
     char *plain;
     size_t plain_len;
     json_t *answer; /* the 403 body for a held message */
@@ -442,6 +445,7 @@ static void dlp_op_free(struct dlp_op *x)
     free(x->held_id);
     free(x->type);
     free(x->held_findings);
+    free(x->event_id);
     if (x->plain)
         balai_wipe(x->plain, x->plain_len);
     free(x->plain);
@@ -465,8 +469,9 @@ static int dlp_op_apply(struct balai_store_txn *t, struct balai_store_op *op)
         uint8_t *blob = balai_malloc(blen);
         balai_seal(key, x->held_id, strlen(x->held_id), x->plain, x->plain_len, blob);
         balai_wipe(key, sizeof(key));
-        struct balai_dlp_held_rec h = {x->held_id, x->inc.ts,  x->room_id, x->user_id, x->type,
-                                       x->label,   x->held_findings, key_name,  blob,       blen};
+        struct balai_dlp_held_rec h = {x->held_id, x->inc.ts, x->room_id,       x->user_id,
+                                       x->type,    x->label,  x->held_findings, key_name,
+                                       blob,       blen};
         rc = balai_store_txn_dlp_held_add(t, &h);
         free(blob);
         if (rc != BALAI_OK)
@@ -556,14 +561,17 @@ static void describe_one(struct balai_buf *b, json_t *o, int id)
     if (strcmp(type, "context") == 0)
         balai_buf_printf(b, id ? "kata \"%s\"" : "the words \"%s\"", name ? name : "?");
     else if (strcmp(type, "bulk") == 0)
-        balai_buf_printf(b, id ? "banyak nomor identitas sekaligus (%s)"
-                               : "many identifiers at once (%s)",
-                         masked ? masked : "?");
+        balai_buf_printf(
+            b, id ? "banyak nomor identitas sekaligus (%s)" : "many identifiers at once (%s)",
+            masked ? masked : "?");
     else if (name && strncmp(name, WORDLIST_PREFIX, strlen(WORDLIST_PREFIX)) == 0)
-        balai_buf_printf(b, id ? "kata terlarang \"%s\"" : "a word your organisation does not allow (\"%s\")",
-                         masked ? masked : "?");
+        balai_buf_printf(
+            b, id ? "kata terlarang \"%s\"" : "a word your organisation does not allow (\"%s\")",
+            masked ? masked : "?");
     else
-        balai_buf_printf(b, id ? "teks yang cocok dengan aturan \"%s\"" : "text matching your organisation's rule \"%s\"",
+        balai_buf_printf(b,
+                         id ? "teks yang cocok dengan aturan \"%s\""
+                            : "text matching your organisation's rule \"%s\"",
                          name ? name : "?");
 }
 
@@ -632,8 +640,7 @@ static json_t *error_body(enum balai_dlp_action action, const char *label, json_
     return o;
 }
 
-void balai_api_dlp_answer_masked(struct balai_http_req *req, const char *event_id,
-                                 json_t *findings)
+void balai_api_dlp_answer_masked(struct balai_http_req *req, const char *event_id, json_t *findings)
 {
     balai_api_json(req, 200,
                    json_pack("{s:s, s:b, s:o}", "event_id", event_id, "id.balai.masked", 1,
@@ -709,7 +716,8 @@ static void hold(struct balai_http_req *req, struct balai_app *app,
 }
 
 int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_event *e,
-                        json_t *content, json_t **masked_findings)
+                        json_t *content, json_t **masked_findings,
+                        struct balai_api_dlp_pending **pending)
 {
     struct balai_app *app = balai_api_app(req);
     struct balai_api_dlp *d = app->dlp;
@@ -719,15 +727,28 @@ int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_e
     enum balai_dlp_action action = BALAI_DLP_ALLOW;
 
     *masked_findings = NULL;
+    if (pending)
+        *pending = NULL;
     if (!d || !json_is_object(content))
         return 0;
     if (e->state_key) {
+        const char *key = NULL;
         if (e->state_key[0])
             return 0;
         if (strcmp(e->type, "m.room.name") == 0)
-            add_field(fs, &nf, content, "name", "name");
+            key = "name";
         else if (strcmp(e->type, "m.room.topic") == 0)
-            add_field(fs, &nf, content, "topic", "topic");
+            key = "topic";
+        if (!key)
+            return 0;
+        json_t *confirm = json_object_get(content, BALAI_DLP_CONFIRM_FIELD);
+        if (confirm) {
+            confirmed = json_is_true(confirm);
+            json_object_del(content, BALAI_DLP_CONFIRM_FIELD);
+        }
+        if (strip_marker(content, key))
+            confirmed = 1;
+        add_field(fs, &nf, content, key, key);
         if (!nf)
             return 0;
     } else {
@@ -787,12 +808,13 @@ int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_e
         action = BALAI_DLP_BLOCK;
     if (action == BALAI_DLP_WARN && confirmed) {
         outcome = "confirmed";
-        balai_api_audit_log(app, e->sender, "dlp.warn.confirm", e->room_id,
-                            json_pack("{s:s, s:O}", "label", e->label ? e->label : "direct",
-                                      "findings", findings));
+        balai_api_audit_log(
+            app, e->sender, "dlp.warn.confirm", e->room_id,
+            json_pack("{s:s, s:O}", "label", e->label ? e->label : "direct", "findings", findings));
     }
     /* the incident's hashes are of the values as sent: build it before masking */
-    struct dlp_op *x = action == BALAI_DLP_HOLD ? NULL : incident_new(app, e, action, outcome, fs, nf);
+    struct dlp_op *x =
+        action == BALAI_DLP_HOLD ? NULL : incident_new(app, e, action, outcome, fs, nf);
     if (action == BALAI_DLP_MASK || (action == BALAI_DLP_WARN && confirmed)) {
         int masked = 0;
         for (size_t i = 0; i < nf; i++)
@@ -818,7 +840,25 @@ int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_e
     free(x->outcome);
     x->outcome = balai_strdup(outcome);
     x->inc.outcome = x->outcome;
-    balai_store_submit(app->store, &x->op);
+    if (pending && !answered)
+        *pending = (struct balai_api_dlp_pending *)x;
+    else
+        balai_store_submit(app->store, &x->op);
     json_decref(findings);
     return answered;
+}
+
+void balai_api_dlp_pending_done(struct balai_app *app, struct balai_api_dlp_pending *p,
+                                const char *event_id)
+{
+    struct dlp_op *x = (struct dlp_op *)p;
+    if (!x)
+        return;
+    if (!event_id) {
+        dlp_op_free(x);
+        return;
+    }
+    x->event_id = balai_strdup(event_id);
+    x->inc.event_id = x->event_id;
+    balai_store_submit(app->store, &x->op);
 }

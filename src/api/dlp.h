@@ -15,9 +15,10 @@
  *   findings costs one scan per field (about 1 µs for 200 bytes).
  *
  *   LABEL. The room's state event `id.balai.room.classification` (state key
- *   "", content {"label": "..."}); a room without one is "internal"; a
- *   direct message has no label (NULL: the engine's default row, recorded as
- *   "direct" in incidents).
+ *   "", content {"label": "..."}); a room without one has the configured
+ *   default (rooms.default_label, "internal"); a direct message has no
+ *   label (NULL: the engine's default row, recorded as "direct" in
+ *   incidents).
  *
  *   CONFIRMATION of a warning: the content carries "id.balai.dlp_confirm":
  *   true, or the body (or m.new_content's body) starts with "!confirm ";
@@ -59,12 +60,12 @@ struct balai_room;
 #define BALAI_DLP_NAME_MAX 40
 
 struct balai_api_dlp {
-    struct balai_dlp_config *cfg;     /* built from the settings below */
-    struct balai_dlp_policy *policy;  /* defaults + rules */
-    char *rules;                      /* stored policy override rules ("" = none) */
-    json_t *detectors;                /* name -> {name, pattern | keywords, category} */
-    json_t *wordlists;                /* name -> {name, action, words} */
-    struct balai_map *suspended;      /* user id -> (char *) actor */
+    struct balai_dlp_config *cfg;    /* built from the settings below */
+    struct balai_dlp_policy *policy; /* defaults + rules */
+    char *rules;                     /* stored policy override rules ("" = none) */
+    json_t *detectors;               /* name -> {name, pattern | keywords, category} */
+    json_t *wordlists;               /* name -> {name, action, words} */
+    struct balai_map *suspended;     /* user id -> (char *) actor */
 };
 
 /* ---- life cycle ---- */
@@ -83,8 +84,8 @@ int balai_api_moderation_routes(struct balai_app *app);
 
 /* ---- the send path ---- */
 
-/* The classification label of a room (borrowed from its state), "internal"
- * when it has none, NULL for a direct message. */
+/* The classification label of a room (borrowed from its state or the
+ * config), rooms.default_label when it has none, NULL for a direct message. */
 const char *balai_api_dlp_room_label(struct balai_app *app, struct balai_room *room);
 
 struct balai_api_dlp_event {
@@ -96,13 +97,27 @@ struct balai_api_dlp_event {
     int can_hold;          /* the room exists (has a data key); else hold acts as block */
 };
 
+/* An incident waiting for the event id of the message it is about. */
+struct balai_api_dlp_pending;
+
 /* Checks one event's content before it is built. Returns 0: go on (content
  * may have changed: markers removed, findings masked; when masked,
  * *masked_findings is set to a new JSON array for the answer, else NULL);
  * 1: the request was (or, for a held message, will be) answered with the
- * 403 DLP error and the event must not be written. */
+ * 403 DLP error and the event must not be written.
+ *
+ * When the message goes on with an incident to record (audit, mask, a
+ * confirmed warning) and `pending` is not NULL, *pending is set: the caller
+ * MUST pass it to balai_api_dlp_pending_done once the event is written (or
+ * not). With pending NULL the incident is recorded at once, without an
+ * event id. */
 int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_event *e,
-                        json_t *content, json_t **masked_findings);
+                        json_t *content, json_t **masked_findings,
+                        struct balai_api_dlp_pending **pending);
+/* Records the pending incident with the stored event's id, or discards it
+ * when event_id is NULL (the event was not written). NULL-safe. */
+void balai_api_dlp_pending_done(struct balai_app *app, struct balai_api_dlp_pending *p,
+                                const char *event_id);
 
 /* The 200 answer of a send whose content was masked:
  * {"event_id", "id.balai.masked": true, "id.balai.findings": [...]}. Takes
@@ -123,8 +138,8 @@ int balai_api_refuse_suspended(struct balai_http_req *req, const char *user_id);
  * *cfg and *policy (caller frees) or returns BALAI_EINVAL with the engine's
  * message in err. Any thread. */
 int balai_api_dlp_build(const char *rules, json_t *detectors, json_t *wordlists,
-                        struct balai_dlp_config **cfg, struct balai_dlp_policy **policy,
-                        char *err, size_t errlen);
+                        struct balai_dlp_config **cfg, struct balai_dlp_policy **policy, char *err,
+                        size_t errlen);
 /* Puts a committed setting change in memory and rebuilds the engine:
  * kind "policy" (value: the rules text), "detector", "wordlist" (value: the
  * JSON text; NULL = deleted). */
@@ -132,7 +147,7 @@ void balai_api_dlp_setting_committed(struct balai_app *app, const char *kind, co
                                      const char *value);
 
 /* Records a suspension change in memory (after its commit). */
-void balai_api_dlp_suspension_committed(struct balai_app *app, const char *user_id,
-                                        int suspended, const char *actor);
+void balai_api_dlp_suspension_committed(struct balai_app *app, const char *user_id, int suspended,
+                                        const char *actor);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "api/common.h"
 #include "api/events.h"
+#include "api/gov_hooks.h"
 #include "api/relations.h"
 #include "api/room_directory.h"
 #include "api/unread.h"
@@ -125,6 +126,11 @@ static int event_add(struct balai_api_write *w, const char *sender, const char *
     if (rc != BALAI_OK)
         goto out;
     rc = balai_api_relations_check(app, room, sender, type, state_key, content, reason, reasonlen);
+    if (rc != BALAI_OK)
+        goto out;
+    /* before_persist: governance policies (api/gov_hooks.h) */
+    rc = balai_api_gov_before_event(app, room, &view, sender, type, state_key, content, reason,
+                                    reasonlen);
     if (rc != BALAI_OK)
         goto out;
     size_t len;
@@ -484,6 +490,7 @@ static void write_done(struct balai_store_op *op)
             if (ev->membership)
                 balai_rooms_note_member(app->rooms, w->room, ev->state_key);
             balai_api_unread_event(app, w->room, ev);
+            balai_api_gov_after_event(app, w->room, ev); /* after_persist (api/gov_hooks.h) */
         }
         for (size_t i = 0; i < w->nredacted; i++)
             balai_room_replace(w->room, w->redacted[i]);

@@ -38,17 +38,9 @@ static const char permissions[] = "camera=(), microphone=(), geolocation=(), pay
 /* The client-side routes of the app (web/src/router.ts): each answers
  * index.html. Keep the two lists in step. */
 static const char *const app_routes[] = {
-    "/",
-    "/login",
-    "/settings",
-    "/rooms",
-    "/rooms/{a}",
-    "/rooms/{a}/{b}",
-    "/rooms/{a}/{b}/{c}",
-    "/admin",
-    "/admin/{a}",
-    "/admin/{a}/{b}",
-    "/admin/{a}/{b}/{c}",
+    "/",          "/login",         "/settings",          "/rooms",
+    "/rooms/{a}", "/rooms/{a}/{b}", "/rooms/{a}/{b}/{c}", "/admin",
+    "/admin/{a}", "/admin/{a}/{b}", "/admin/{a}/{b}/{c}",
 };
 
 /* First segments never served from the web root. */

@@ -91,7 +91,7 @@ static int verify_offline(const struct balai_config *cfg)
     balai_sign_seed_keypair(seed, pk, sk);
     balai_kdf(kek, BALAI_AUDIT_KDF_LABEL, key);
     BALAI_FREE(path);
-    path = balai_config_path(cfg, cfg->db_path);
+    path = balai_config_db_target(cfg);
     struct balai_store_config sc = {cfg->db_backend, path};
     if (balai_store_open(&sc, &st) != BALAI_OK) {
         balai_cli_fail("cannot open the database %s", path);

@@ -18,6 +18,13 @@ int balai_cli_serve(int argc, char **argv);
 int balai_cli_user(int argc, char **argv);
 int balai_cli_directory(int argc, char **argv);
 int balai_cli_audit(int argc, char **argv);
+int balai_cli_scim(int argc, char **argv);
+int balai_cli_offboarding(int argc, char **argv); /* cli/offboard.c */
+/* `balai user offboard NAME [--reason TEXT]` (cli/offboard.c, called by cli/user.c). */
+int balai_cli_user_offboard(const struct balai_config *cfg, const char *name, const char *reason);
+int balai_cli_rooms(int argc, char **argv);
+int balai_cli_dlp(int argc, char **argv);
+int balai_cli_db(int argc, char **argv); /* cli/db.c */
 
 /* Prints "balai: <message>" to stderr. */
 void balai_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

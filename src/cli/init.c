@@ -62,7 +62,7 @@ static int dir_empty(const char *path)
     return empty;
 }
 
-static int write_conf(const char *path, const char *server_name)
+static int write_conf(const char *path, const char *server_name, const char *db_url)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -80,8 +80,8 @@ static int write_conf(const char *path, const char *server_name)
             "# listen = 127.0.0.1:8008\n"
             "# public_baseurl = https://chat.example.org\n\n"
             "[database]\n"
-            "backend = sqlite\n"
-            "path = balai.db\n\n"
+            "backend = %s\n"
+            "%s%s\n\n"
             "[security]\n"
             "key_file = balai.key\n"
             "keystore = keystore\n"
@@ -89,7 +89,8 @@ static int write_conf(const char *path, const char *server_name)
             "# password_hash_cost = moderate\n\n"
             "[log]\n"
             "level = info\n",
-            server_name);
+            server_name, db_url ? "postgres" : "sqlite", db_url ? "url = " : "path = ",
+            db_url ? db_url : "balai.db");
     int rc = fflush(f) == 0 && fsync(fd) == 0 ? BALAI_OK : BALAI_EIO;
     fclose(f);
     return rc;
@@ -97,19 +98,22 @@ static int write_conf(const char *path, const char *server_name)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: balai init --data-dir DIR [--server-name NAME]\n\n"
+    fprintf(out, "usage: balai init --data-dir DIR [--server-name NAME] [--database URL]\n\n"
                  "Creates a new data directory: configuration, key file, keystore, database\n"
                  "and the system user @balai:NAME. NAME defaults to localhost and cannot be\n"
-                 "changed later (it is part of every user id).\n");
+                 "changed later (it is part of every user id).\n"
+                 "--database postgres://... uses that PostgreSQL database (which must\n"
+                 "exist) instead of SQLite: see docs/postgres.md.\n");
 }
 
 int balai_cli_init(int argc, char **argv)
 {
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"server-name", required_argument, NULL, 'n'},
+                                         {"database", required_argument, NULL, 'D'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *dir = NULL, *name = "localhost";
+    const char *dir = NULL, *name = "localhost", *db_url = NULL;
     struct balai_config cfg;
     struct balai_keystore *ks = NULL;
     struct balai_store *st = NULL;
@@ -129,6 +133,9 @@ int balai_cli_init(int argc, char **argv)
         case 'n':
             name = optarg;
             break;
+        case 'D':
+            db_url = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -142,7 +149,11 @@ int balai_cli_init(int argc, char **argv)
         return 2;
     }
     balai_config_init(&cfg, dir);
-    if (balai_config_set(&cfg, "server", "server_name", name, err, sizeof(err)) != BALAI_OK ||
+    if ((db_url && (balai_config_set(&cfg, "database", "backend", "postgres", err, sizeof(err)) !=
+                        BALAI_OK ||
+                    balai_config_set(&cfg, "database", "url", db_url, err, sizeof(err)) !=
+                        BALAI_OK)) ||
+        balai_config_set(&cfg, "server", "server_name", name, err, sizeof(err)) != BALAI_OK ||
         balai_config_validate(&cfg, err, sizeof(err)) != BALAI_OK) {
         balai_cli_fail("%s", err);
         goto out;
@@ -158,7 +169,7 @@ int balai_cli_init(int argc, char **argv)
         }
     }
     path = balai_asprintf("%s/balai.conf", dir);
-    if (write_conf(path, name) != BALAI_OK) {
+    if (write_conf(path, name, db_url) != BALAI_OK) {
         balai_cli_fail("cannot write %s: %s", path, strerror(errno));
         goto out;
     }
@@ -175,7 +186,7 @@ int balai_cli_init(int argc, char **argv)
         goto out;
     }
     BALAI_FREE(path);
-    path = balai_config_path(&cfg, cfg.db_path);
+    path = balai_config_db_target(&cfg);
     struct balai_store_config sc = {cfg.db_backend, path};
     if (balai_store_open(&sc, &st) != BALAI_OK) {
         balai_cli_fail("cannot create the database %s", path);

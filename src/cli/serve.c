@@ -353,7 +353,7 @@ int balai_cli_serve(int argc, char **argv)
     balai_kdf(kek, BALAI_AUDIT_KDF_LABEL, app->audit_key);
     balai_kdf(kek, BALAI_DLP_KDF_LABEL, app->dlp_key);
     BALAI_FREE(path);
-    path = balai_config_path(&s.cfg, s.cfg.db_path);
+    path = balai_config_db_target(&s.cfg);
     struct balai_store_config sc = {s.cfg.db_backend, path};
     if (balai_store_open(&sc, &app->store) != BALAI_OK) {
         balai_cli_fail("cannot open the database %s", path);

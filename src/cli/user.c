@@ -3,6 +3,7 @@
  *   balai user add NAME [--admin] [--displayname TEXT] --password-stdin --data-dir DIR
  *   balai user list [--data-dir DIR]
  *   balai user deactivate NAME [--data-dir DIR]
+ *   balai user offboard NAME [--reason TEXT] [--data-dir DIR]   (cli/offboard.c)
  *
  * Through the running server's unix socket when one runs; `add` also works
  * on the database directly when none does. */
@@ -30,7 +31,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: balai user add NAME [--admin] [--displayname TEXT] --password-stdin "
                  "--data-dir DIR\n"
                  "       balai user list [--data-dir DIR]\n"
-                 "       balai user deactivate NAME [--data-dir DIR]\n\n"
+                 "       balai user deactivate NAME [--data-dir DIR]\n"
+                 "       balai user offboard NAME [--reason TEXT] [--data-dir DIR]\n\n"
                  "add prints the new user's Matrix id (@NAME:SERVER). The password is read from\n"
                  "standard input so that it never appears in the process list or shell history.\n");
 }
@@ -61,7 +63,7 @@ static int add_offline(const struct balai_config *cfg, const char *user_id, cons
     struct balai_pwhash_cost cost;
     struct add_op op;
     char hash[BALAI_PWHASH_STRBYTES];
-    char *db = balai_config_path(cfg, cfg->db_path), *sn = NULL, *lp = NULL;
+    char *db = balai_config_db_target(cfg), *sn = NULL, *lp = NULL;
     int rc = 1;
 
     memset(&op, 0, sizeof(op));
@@ -248,11 +250,14 @@ out:
 
 int balai_cli_user(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data-dir", required_argument, NULL, 'd'}, {"admin", no_argument, NULL, 'a'},
-        {"password-stdin", no_argument, NULL, 'p'}, {"displayname", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    const char *dir = "./data", *displayname = NULL;
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"admin", no_argument, NULL, 'a'},
+                                         {"password-stdin", no_argument, NULL, 'p'},
+                                         {"displayname", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"reason", required_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = "./data", *displayname = NULL, *reason = NULL;
     int admin = 0, pw_stdin = 0, c, rc;
     struct balai_config cfg;
     char err[400];
@@ -272,6 +277,9 @@ int balai_cli_user(int argc, char **argv)
         case 'n':
             displayname = optarg;
             break;
+        case 'r':
+            reason = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -287,7 +295,8 @@ int balai_cli_user(int argc, char **argv)
     const char *verb = argv[optind];
     int nargs = argc - optind - 1;
     if (!((strcmp(verb, "add") == 0 && nargs == 1) || (strcmp(verb, "list") == 0 && nargs == 0) ||
-          (strcmp(verb, "deactivate") == 0 && nargs == 1))) {
+          (strcmp(verb, "deactivate") == 0 && nargs == 1) ||
+          (strcmp(verb, "offboard") == 0 && nargs == 1))) {
         usage(stderr);
         return 2;
     }
@@ -301,6 +310,8 @@ int balai_cli_user(int argc, char **argv)
         rc = cmd_add(&cfg, argv[optind + 1], admin, pw_stdin, displayname);
     else if (strcmp(verb, "list") == 0)
         rc = cmd_list(&cfg);
+    else if (strcmp(verb, "offboard") == 0)
+        rc = balai_cli_user_offboard(&cfg, argv[optind + 1], reason);
     else
         rc = cmd_deactivate(&cfg, argv[optind + 1]);
     balai_config_release(&cfg);

@@ -56,6 +56,7 @@ struct balai_store {
 
 static const struct balai_store_backend *const backends[] = {
     &balai_store_sqlite_backend,
+    &balai_store_postgres_backend,
 };
 
 static uint64_t now_us(void)
@@ -329,6 +330,25 @@ void balai_store_close(struct balai_store *st)
     pthread_mutex_destroy(&st->done_lock);
     pthread_mutex_destroy(&st->stats_lock);
     free(st);
+}
+
+int balai_store_events_per_day(struct balai_store *st, const char *type, int64_t since_ts,
+                               int (*fn)(int64_t, int64_t, int64_t, void *), void *arg)
+{
+    return st->be->events_per_day(st->db, type, since_ts, fn, arg);
+}
+
+bool balai_store_unavailable(struct balai_store *st)
+{
+    return st && st->be->unavailable(st->db) != 0;
+}
+
+const struct balai_store_backend *balai__store_backend(struct balai_store *st, void **db)
+{
+    if (st->running)
+        return NULL;
+    *db = st->db;
+    return st->be;
 }
 
 void balai_store_stats(struct balai_store *st, struct balai_store_stats *out)
@@ -810,4 +830,128 @@ int balai_store_dlp_settings_each(struct balai_store *st,
                                   void *arg)
 {
     return st->be->dlp_settings_each(st->db, fn, arg);
+}
+
+/* ---- SCIM provisioning ---- */
+
+int balai_store_txn_scim_token_add(struct balai_store_txn *t, const struct balai_scim_token_rec *r)
+{
+    return t->st->be->scim_token_add(t->st->db, r);
+}
+
+int balai_store_txn_scim_token_delete(struct balai_store_txn *t, const char *token_id)
+{
+    return t->st->be->scim_token_delete(t->st->db, token_id);
+}
+
+int balai_store_txn_scim_user_set(struct balai_store_txn *t, const struct balai_scim_user_rec *r)
+{
+    return t->st->be->scim_user_set(t->st->db, r);
+}
+
+int balai_store_txn_scim_group_set(struct balai_store_txn *t, const struct balai_scim_group_rec *r)
+{
+    return t->st->be->scim_group_set(t->st->db, r);
+}
+
+int balai_store_txn_scim_group_delete(struct balai_store_txn *t, const char *scim_id)
+{
+    return t->st->be->scim_group_delete(t->st->db, scim_id);
+}
+
+int balai_store_txn_scim_member_set(struct balai_store_txn *t, const char *group_id,
+                                    const char *user_id, int member)
+{
+    return t->st->be->scim_member_set(t->st->db, group_id, user_id, member);
+}
+
+int balai_store_txn_scim_member_remove_all(struct balai_store_txn *t, const char *user_id)
+{
+    return t->st->be->scim_member_remove_all(t->st->db, user_id);
+}
+
+int balai_store_scim_tokens_each(struct balai_store *st,
+                                 int (*fn)(const struct balai_scim_token_rec *, void *), void *arg)
+{
+    return st->be->scim_tokens_each(st->db, fn, arg);
+}
+
+int balai_store_scim_users_each(struct balai_store *st,
+                                int (*fn)(const struct balai_scim_user_rec *, void *), void *arg)
+{
+    return st->be->scim_users_each(st->db, fn, arg);
+}
+
+int balai_store_scim_groups_each(struct balai_store *st,
+                                 int (*fn)(const struct balai_scim_group_rec *, void *), void *arg)
+{
+    return st->be->scim_groups_each(st->db, fn, arg);
+}
+
+int balai_store_scim_members_each(struct balai_store *st,
+                                  int (*fn)(const char *group_id, const char *user_id, void *),
+                                  void *arg)
+{
+    return st->be->scim_members_each(st->db, fn, arg);
+}
+
+/* ---- membership rules and offboarding ---- */
+
+int balai_store_txn_rule_set(struct balai_store_txn *t, const char *rule_id, const char *rule,
+                             int64_t created_ts, int64_t updated_ts)
+{
+    return t->st->be->rule_set(t->st->db, rule_id, rule, created_ts, updated_ts);
+}
+
+int balai_store_txn_rule_delete(struct balai_store_txn *t, const char *rule_id)
+{
+    return t->st->be->rule_delete(t->st->db, rule_id);
+}
+
+int balai_store_rules_each(struct balai_store *st,
+                           int (*fn)(const char *rule_id, const char *rule, int64_t created_ts,
+                                     int64_t updated_ts, void *),
+                           void *arg)
+{
+    return st->be->rules_each(st->db, fn, arg);
+}
+
+int balai_store_txn_rule_member_set(struct balai_store_txn *t, const char *user_id,
+                                    const char *room_id, const char *state, const char *rule_id,
+                                    int64_t ts)
+{
+    return t->st->be->rule_member_set(t->st->db, user_id, room_id, state, rule_id, ts);
+}
+
+int balai_store_rule_members_each(struct balai_store *st,
+                                  int (*fn)(const char *user_id, const char *room_id,
+                                            const char *state, const char *rule_id, int64_t ts,
+                                            void *),
+                                  void *arg)
+{
+    return st->be->rule_members_each(st->db, fn, arg);
+}
+
+int balai_store_txn_offboarding_add(struct balai_store_txn *t, const char *user_id, int64_t ts,
+                                    const char *record)
+{
+    return t->st->be->offboarding_add(t->st->db, user_id, ts, record);
+}
+
+int balai_store_txn_offboarding_close(struct balai_store_txn *t, const char *user_id)
+{
+    return t->st->be->offboarding_close(t->st->db, user_id);
+}
+
+int balai_store_offboardings_each(struct balai_store *st,
+                                  int (*fn)(int64_t id, const char *user_id, int64_t ts,
+                                            const char *record, int current, void *),
+                                  void *arg)
+{
+    return st->be->offboardings_each(st->db, fn, arg);
+}
+
+int balai_store_txn_user_reactivate(struct balai_store_txn *t, const char *user_id)
+{
+    return t->st->be->user_reactivate(t->st->db, user_id);
 }

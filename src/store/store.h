@@ -29,6 +29,7 @@
 #ifndef BALAI_STORE_STORE_H
 #define BALAI_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -645,6 +646,109 @@ int balai_store_dlp_settings_each(struct balai_store *st,
                                             int64_t ts, void *),
                                   void *arg);
 
+/* ---- SCIM provisioning (api/scim/scim.h) ----
+ *
+ * Provisioning tokens (only their SHA-256 is stored), the SCIM view of
+ * provisioned users (one row per Matrix user: scim_id, userName, externalId,
+ * the provisioned attributes as JSON text, SCIM meta; deleted_ts > 0 once
+ * DELETEd), SCIM groups and their members (Matrix user ids). In read
+ * callbacks the strings are borrowed. */
+struct balai_scim_token_rec {
+    const char *token_id;
+    const char *name;
+    uint8_t hash[32];
+    int64_t created_ts;
+};
+struct balai_scim_user_rec {
+    const char *user_id; /* Matrix user id (the key) */
+    const char *scim_id;
+    const char *user_name;   /* as provisioned; unique case-insensitively (ASCII) among
+                                rows not deleted */
+    const char *external_id; /* NULL = none */
+    const char *attrs;       /* JSON object text */
+    int64_t created_ts, modified_ts, version, deleted_ts;
+};
+struct balai_scim_group_rec {
+    const char *scim_id;
+    const char *display_name;
+    const char *external_id; /* NULL = none */
+    int64_t created_ts, modified_ts, version;
+};
+/* Adds a token. BALAI_EEXIST if the id or hash is taken. */
+int balai_store_txn_scim_token_add(struct balai_store_txn *t, const struct balai_scim_token_rec *r);
+/* Deletes a token. BALAI_ENOTFOUND if absent. */
+int balai_store_txn_scim_token_delete(struct balai_store_txn *t, const char *token_id);
+/* Sets (inserts or replaces) the row of r->user_id. BALAI_EEXIST when the
+ * userName (case-insensitive) or scim_id belongs to another live row,
+ * BALAI_ENOTFOUND when the user does not exist, BALAI_EINVAL for a NULL
+ * required string. */
+int balai_store_txn_scim_user_set(struct balai_store_txn *t, const struct balai_scim_user_rec *r);
+/* Sets (inserts or replaces) a group. */
+int balai_store_txn_scim_group_set(struct balai_store_txn *t, const struct balai_scim_group_rec *r);
+/* Deletes a group and its members. BALAI_ENOTFOUND if absent. */
+int balai_store_txn_scim_group_delete(struct balai_store_txn *t, const char *scim_id);
+/* Adds (member != 0) or removes user_id in the group; idempotent. user_id
+ * NULL with member 0 removes every member. */
+int balai_store_txn_scim_member_set(struct balai_store_txn *t, const char *group_id,
+                                    const char *user_id, int member);
+/* Removes user_id from every group; idempotent. */
+int balai_store_txn_scim_member_remove_all(struct balai_store_txn *t, const char *user_id);
+/* Every token by token_id; every SCIM user row by user_id (deleted ones
+ * included); every group by scim_id; every membership by (group, user). */
+int balai_store_scim_tokens_each(struct balai_store *st,
+                                 int (*fn)(const struct balai_scim_token_rec *, void *), void *arg);
+int balai_store_scim_users_each(struct balai_store *st,
+                                int (*fn)(const struct balai_scim_user_rec *, void *), void *arg);
+int balai_store_scim_groups_each(struct balai_store *st,
+                                 int (*fn)(const struct balai_scim_group_rec *, void *), void *arg);
+int balai_store_scim_members_each(struct balai_store *st,
+                                  int (*fn)(const char *group_id, const char *user_id, void *),
+                                  void *arg);
+
+/* ---- Membership rules and offboarding (api/rules.h, api/offboard.h) ----
+ *
+ * Rules: one row per rule, its JSON form as text (gov/rules.h). Rule-owned
+ * memberships: (user_id, room_id) with state "owned" (a rule put the person
+ * in the room) or "optout" (they left a rule's room by themselves, or were
+ * removed by someone else: not re-added while the rule keeps matching).
+ * Offboarding records: the signed record as canonical JSON text, append-only
+ * (the SQLite table refuses deletes and changes of a record); `current` is 1
+ * until the person is reactivated. In read callbacks strings are borrowed. */
+/* Sets (inserts or replaces) a rule. BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_rule_set(struct balai_store_txn *t, const char *rule_id, const char *rule,
+                             int64_t created_ts, int64_t updated_ts);
+/* Deletes a rule. BALAI_ENOTFOUND if absent. */
+int balai_store_txn_rule_delete(struct balai_store_txn *t, const char *rule_id);
+/* Every rule, by creation time. */
+int balai_store_rules_each(struct balai_store *st,
+                           int (*fn)(const char *rule_id, const char *rule, int64_t created_ts,
+                                     int64_t updated_ts, void *),
+                           void *arg);
+/* Sets the (user, room) row to state "owned" or "optout" (rule_id may be
+ * NULL), or deletes it (state NULL; idempotent). */
+int balai_store_txn_rule_member_set(struct balai_store_txn *t, const char *user_id,
+                                    const char *room_id, const char *state, const char *rule_id,
+                                    int64_t ts);
+/* Every rule-owned membership row, ordered by (user_id, room_id). */
+int balai_store_rule_members_each(struct balai_store *st,
+                                  int (*fn)(const char *user_id, const char *room_id,
+                                            const char *state, const char *rule_id, int64_t ts,
+                                            void *),
+                                  void *arg);
+/* Appends an offboarding record (current). BALAI_EINVAL if a string is NULL. */
+int balai_store_txn_offboarding_add(struct balai_store_txn *t, const char *user_id, int64_t ts,
+                                    const char *record);
+/* Marks the user's current record as no longer current (reactivation); idempotent. */
+int balai_store_txn_offboarding_close(struct balai_store_txn *t, const char *user_id);
+/* Every offboarding record, oldest first. */
+int balai_store_offboardings_each(struct balai_store *st,
+                                  int (*fn)(int64_t id, const char *user_id, int64_t ts,
+                                            const char *record, int current, void *),
+                                  void *arg);
+/* Clears the user's deactivated flag (the password stays cleared: set a new
+ * one with balai_store_txn_user_set_password). BALAI_ENOTFOUND if no user. */
+int balai_store_txn_user_reactivate(struct balai_store_txn *t, const char *user_id);
+
 /* Sets *out to the highest applied migration number. Returns 0 or BALAI_ESTORE. */
 int balai_store_schema_version(struct balai_store *st, int *out);
 
@@ -654,5 +758,38 @@ int balai_store_schema_version(struct balai_store *st, int *out);
  * writer runs. Returns 0 and *out (caller frees), BALAI_EINVAL for an unknown
  * name, BALAI_ESTATE if the writer runs, or BALAI_ESTORE. */
 int balai_store_debug_setting(struct balai_store *st, const char *name, char **out);
+
+/* ---- Bulk copy between backends (balai db migrate-to, store/copy.c) ----
+ *
+ * Copies every table of `src` into `dst`, which must hold no data (a fresh
+ * schema), table by table in ONE transaction of dst, then verifies it
+ * before committing: per table, the row count and a content hash (over
+ * every column of every row, order-independent) must match the source's;
+ * after the commit it verifies again from dst's read side. report(), if
+ * set, is called once per table with its row count and hash (32 hex
+ * digits). Neither store's writer may run (owner thread). `src` is only
+ * read. Returns 0; BALAI_EEXIST if dst holds data; BALAI_ESTATE if dst
+ * lacks a table of src or the backend cannot be a target; BALAI_ESTORE
+ * (logged, naming the table) on a database error or a verification
+ * mismatch, and then dst is rolled back (nothing committed), except for a
+ * mismatch found only after the commit. */
+int balai_store_copy(struct balai_store *src, struct balai_store *dst,
+                     void (*report)(const char *table, int64_t rows, const char *hash, void *),
+                     void *arg);
+
+/* True while the database is known unreachable (a client/server backend
+ * lost its connection and has not re-established it; the next batch or
+ * read retries). The HTTP edge answers 503 with retry_after_ms then,
+ * instead of 500. Any thread, cheap; always false for SQLite. */
+bool balai_store_unavailable(struct balai_store *st);
+
+/* ---- Admin statistics (GET /_balai/admin/v1/stats) ----
+ *
+ * Non-state events of `type` with origin_server_ts >= since_ts, grouped by
+ * UTC day: fn(day_start_ts, events, distinct_senders, arg) once per day
+ * that has any, ascending, until fn returns non-zero (which is returned).
+ * Any thread; scans the events table, so run it on the work pool. */
+int balai_store_events_per_day(struct balai_store *st, const char *type, int64_t since_ts,
+                               int (*fn)(int64_t, int64_t, int64_t, void *), void *arg);
 
 #endif

@@ -20,7 +20,24 @@
 
 #include "store/store.h"
 
-#define BALAI_STORE_BACKEND_ABI 7
+/* A value of a bulk copy row (store/copy.c): NULL, an integer, text (NUL-
+ * terminated) or a blob. */
+enum balai_store_kind { BALAI_STORE_NULL, BALAI_STORE_INT, BALAI_STORE_TEXT, BALAI_STORE_BLOB };
+struct balai_store_value {
+    enum balai_store_kind kind;
+    int64_t i;
+    const uint8_t *p; /* TEXT and BLOB */
+    size_t len;
+};
+/* One row of a table: ncols column names and values, borrowed. */
+struct balai_store_row {
+    const char *table;
+    size_t ncols;
+    const char *const *cols;
+    const struct balai_store_value *vals;
+};
+
+#define BALAI_STORE_BACKEND_ABI 9
 
 struct balai_store_backend {
     int abi; /* BALAI_STORE_BACKEND_ABI */
@@ -156,8 +173,8 @@ struct balai_store_backend {
     int (*dlp_held_each)(void *db, const char *held_id,
                          int (*fn)(const struct balai_dlp_held_rec *, void *), void *arg);
     int (*report_add)(void *db, struct balai_report_rec *r);
-    int (*report_close)(void *db, int64_t id, const char *status, const char *by,
-                        const char *note, int64_t ts);
+    int (*report_close)(void *db, int64_t id, const char *status, const char *by, const char *note,
+                        int64_t ts);
     int (*reports_each)(void *db, const char *status, int64_t id, int limit,
                         int (*fn)(const struct balai_report_rec *, void *), void *arg);
     int (*suspension_set)(void *db, const char *user_id, int suspended, const char *actor,
@@ -170,10 +187,70 @@ struct balai_store_backend {
                              int (*fn)(const char *, const char *, const char *, int64_t, void *),
                              void *arg);
 
+    /* SCIM provisioning: writes (inside a savepoint) and reads. */
+    int (*scim_token_add)(void *db, const struct balai_scim_token_rec *r);
+    int (*scim_token_delete)(void *db, const char *token_id);
+    int (*scim_user_set)(void *db, const struct balai_scim_user_rec *r);
+    int (*scim_group_set)(void *db, const struct balai_scim_group_rec *r);
+    int (*scim_group_delete)(void *db, const char *scim_id);
+    int (*scim_member_remove_all)(void *db, const char *user_id);
+    int (*scim_member_set)(void *db, const char *group_id, const char *user_id, int member);
+    int (*scim_tokens_each)(void *db, int (*fn)(const struct balai_scim_token_rec *, void *),
+                            void *arg);
+    int (*scim_users_each)(void *db, int (*fn)(const struct balai_scim_user_rec *, void *),
+                           void *arg);
+    int (*scim_groups_each)(void *db, int (*fn)(const struct balai_scim_group_rec *, void *),
+                            void *arg);
+    int (*scim_members_each)(void *db, int (*fn)(const char *, const char *, void *), void *arg);
+
+    /* Membership rules and offboarding: writes (inside a savepoint) and reads. */
+    int (*rule_set)(void *db, const char *rule_id, const char *rule, int64_t created_ts,
+                    int64_t updated_ts);
+    int (*rule_delete)(void *db, const char *rule_id);
+    int (*rules_each)(void *db, int (*fn)(const char *, const char *, int64_t, int64_t, void *),
+                      void *arg);
+    int (*rule_member_set)(void *db, const char *user_id, const char *room_id, const char *state,
+                           const char *rule_id, int64_t ts);
+    int (*rule_members_each)(void *db,
+                             int (*fn)(const char *, const char *, const char *, const char *,
+                                       int64_t, void *),
+                             void *arg);
+    int (*offboarding_add)(void *db, const char *user_id, int64_t ts, const char *record);
+    int (*offboarding_close)(void *db, const char *user_id);
+    int (*offboardings_each)(void *db,
+                             int (*fn)(int64_t, const char *, int64_t, const char *, int, void *),
+                             void *arg);
+    int (*user_reactivate)(void *db, const char *user_id);
+
+    /* Bulk copy (balai db migrate-to, store/copy.c). copy_tables lists the
+     * data tables (schema_migrations excluded); copy_rows passes every row
+     * of one, from the read side, or from the write connection inside its
+     * open transaction when `writer`; copy_load inserts a row on the write
+     * connection inside the open transaction; copy_finish ends a load (it
+     * moves identity counters past the loaded ids). A backend that cannot
+     * be a copy target returns BALAI_ESTATE from copy_load. */
+    int (*copy_tables)(void *db, int (*fn)(const char *table, void *), void *arg);
+    int (*copy_rows)(void *db, int writer, const char *table,
+                     int (*fn)(const struct balai_store_row *, void *), void *arg);
+    int (*copy_load)(void *db, const struct balai_store_row *row);
+    int (*copy_finish)(void *db);
+    /* Non-zero while the backend knows its database unreachable (a lost
+     * connection not yet re-established). Any thread, cheap. */
+    int (*unavailable)(void *db);
+
     /* Diagnostics, on the write connection (see balai_store_debug_setting). */
     int (*debug_setting)(void *db, const char *name, char **out);
+
+    /* Admin statistics (read side): see balai_store_events_per_day. */
+    int (*events_per_day)(void *db, const char *type, int64_t since_ts,
+                          int (*fn)(int64_t, int64_t, int64_t, void *), void *arg);
 };
 
+/* The backend and its state behind an open store, for store/ code that
+ * drives a backend directly (store/copy.c): NULL while the writer runs. */
+const struct balai_store_backend *balai__store_backend(struct balai_store *st, void **db);
+
 extern const struct balai_store_backend balai_store_sqlite_backend;
+extern const struct balai_store_backend balai_store_postgres_backend;
 
 #endif

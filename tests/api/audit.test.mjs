@@ -13,14 +13,17 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { assertError, assertOk, PW, SLOW, sleep, useServer } from './lib/server.mjs';
+import { assertError, assertOk, psql, PW, SLOW, sleep, useServer } from './lib/server.mjs';
 
 const T = { timeout: 60_000 * SLOW };
 const A = '/_balai/admin/v1';
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
 
+// db: the SQLite file, or the PostgreSQL URL of the server's database (where
+// a trigger is dropped ON its table).
 function sqlite(db, sql) {
+    if (db.startsWith('postgres')) return psql(db, sql.replace(/DROP TRIGGER (\w+);/g, 'DROP TRIGGER $1 ON audit_log;'));
     return new Promise((resolve, reject) => {
         execFile('sqlite3', [db, sql], (err, stdout, stderr) => {
             if (err) reject(new Error(`sqlite3 ${sql}: ${stderr || err.message}`));
@@ -61,8 +64,8 @@ describe('audit trail', () => {
 
     before(async () => {
         root = await srv.login('root', PW, { device_id: 'ROOTDEV' });
-        db = path.join(srv.dir, 'balai.db');
-        await fs.access(db);
+        db = srv.pgUrl ?? path.join(srv.dir, 'balai.db');
+        if (!srv.pgUrl) await fs.access(db);
     });
 
     describe('what is recorded', () => {
@@ -393,7 +396,7 @@ describe('audit trail: a cut tail alone', () => {
     });
 
     it('entries removed from the end are reported at the first removed seq', T, async () => {
-        const db = path.join(srv.dir, 'balai.db');
+        const db = srv.pgUrl ?? path.join(srv.dir, 'balai.db');
         for (let i = 0; i < 5; i++) await srv.login('root');
         const root = await srv.login('root');
         const last = assertOk(await srv.request('GET', `${A}/audit?limit=1`, { token: root.access_token })).entries[0].seq;

@@ -1,7 +1,7 @@
 // web.test.mjs: serving the web app at "/" (src/api/web.c): files from a
 // web root read at start, SPA fallback for the app's routes, gzip, cache and
 // security headers, no path traversal, the API namespaces left alone.
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -77,6 +77,10 @@ describe('web app serving', () => {
     before(async () => {
         root = await makeRoot();
         await srv.start({ env: { BALAI_WEB_ROOT: root } });
+    });
+    after(async () => {
+        await fs.rm(path.join(root, '..', path.basename(root) + '-secret.txt'), { force: true });
+        await fs.rm(root, { recursive: true, force: true });
     });
 
     it('GET / answers index.html with the security headers and no-cache', T, async () => {
@@ -173,9 +177,13 @@ describe('web app serving', () => {
     });
 
     it('the API namespaces are left alone', T, async () => {
-        for (const p of ['/_matrix/client/v3/nope', '/_balai/admin/v1/nope', '/nope', '/scim/v2/Users', '/.well-known/nope']) {
+        for (const p of ['/_matrix/client/v3/nope', '/_balai/admin/v1/nope', '/nope', '/.well-known/nope']) {
             assertError(await srv.request('GET', p), 404, 'M_UNRECOGNIZED');
         }
+        // whatever /scim answers (its own errors), it is not the web app
+        const scim = await srv.request('GET', '/scim/v2/Users');
+        assert.notEqual(scim.status, 200);
+        assert.equal(scim.headers.get('content-security-policy'), null);
         const v = await srv.request('GET', '/_matrix/client/versions');
         assert.equal(v.status, 200);
         assert.equal(v.headers.get('content-security-policy'), null);

@@ -46,8 +46,10 @@ export async function newPage(browser, { locale = 'en-US', viewport = { width: 1
     const page = await context.newPage();
     page.errors = [];
     page.on('pageerror', (e) => page.errors.push(e.message));
+    // console errors, except the browser's own line for each non-2xx answer
+    // (expected ones: a wrong password, a 403 while probing admin rights)
     page.on('console', (m) => {
-        if (m.type() === 'error') page.errors.push(m.text());
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.errors.push(m.text());
     });
     return page;
 }

@@ -41,14 +41,12 @@ export function App() {
         document.documentElement.lang = lang();
     });
 
+    // Redirects while rendering only rewrite the address (no route event).
     if (!store) {
-        if (route.name !== 'login') navigate('/login', true);
+        if (route.name !== 'login') history.replaceState(null, '', '/login');
         return <Login onLoggedIn={() => rerenderApp()} />;
     }
-    if (route.name === 'login') {
-        navigate('/rooms', true);
-        return null;
-    }
+    if (route.name === 'login') history.replaceState(null, '', '/rooms');
     return <Shell store={store} />;
 }
 
@@ -197,7 +195,7 @@ function Shell({ store }: { store: Store }) {
     useStore(store);
     const route = current();
     const [dm, setDm] = useState(false);
-    const showAdmin = !!store.admin && (store.admin.people || store.admin.audit);
+    const showAdmin = !!store.admin && Object.entries(store.admin).some(([k, v]) => k !== 'role' && v === true);
 
     let body;
     if (route.name === 'settings') body = <Settings store={store} />;

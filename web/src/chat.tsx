@@ -162,11 +162,18 @@ function aggregate(store: Store, room: Room, events: MatrixEvent[]): Aggregates 
             agg.threads.set(rel.event_id, (agg.threads.get(rel.event_id) ?? 0) + 1);
         }
     }
+    // a receipt shows under the latest message at or before the event it names
+    const index = new Map<string, number>();
+    room.timeline.forEach((ev, i) => index.set(ev.event_id, i));
     for (const [user, eventId] of room.receipts) {
         if (user === me) continue;
-        const list = agg.readers.get(eventId) ?? [];
+        let i = index.get(eventId) ?? -1;
+        while (i >= 0 && (room.timeline[i].type !== 'm.room.message' || threadOf(room.timeline[i]) || relation(room.timeline[i])?.rel_type === 'm.replace')) i--;
+        if (i < 0) continue;
+        const at = room.timeline[i].event_id;
+        const list = agg.readers.get(at) ?? [];
         list.push(user);
-        agg.readers.set(eventId, list);
+        agg.readers.set(at, list);
     }
     return agg;
 }
@@ -684,7 +691,7 @@ export function ThreadPanel({ store, room, rootId }: { store: Store; room: Room;
 
 // ---- dialogs ----
 
-function Dialog({ title, onClose, children, role = 'dialog' }: { title: string; onClose: () => void; children: ComponentChildren; role?: 'dialog' | 'alertdialog' }) {
+export function Dialog({ title, onClose, children, role = 'dialog' }: { title: string; onClose: () => void; children: ComponentChildren; role?: 'dialog' | 'alertdialog' }) {
     const ref = useRef<HTMLDivElement>(null);
     useEffect(() => {
         const prev = document.activeElement as HTMLElement | null;

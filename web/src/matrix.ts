@@ -102,6 +102,8 @@ export interface RequestOptions {
     signal?: AbortSignal;
     rawBody?: BodyInit;
     contentType?: string;
+    /** Give up after this long (default 30 s): a NetworkError. */
+    timeoutMs?: number;
     /** Don't treat 401 as a logout (the login call itself). */
     noAuthHandling?: boolean;
 }
@@ -149,15 +151,30 @@ export class Client {
             payload = JSON.stringify(body);
             headers['Content-Type'] = 'application/json';
         }
+        // Every request is bounded: a fetch can hang when the network goes
+        // away under it; a timeout counts as a network failure (retried).
+        const ctl = new AbortController();
+        const onAbort = () => ctl.abort();
+        opts.signal?.addEventListener('abort', onAbort);
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            ctl.abort();
+        }, opts.timeoutMs ?? 30000);
         let res: Response;
+        let text: string;
         try {
-            res = await fetch(url, { method, headers, body: payload, signal: opts.signal, cache: 'no-store' });
+            res = await fetch(url, { method, headers, body: payload, signal: ctl.signal, cache: 'no-store' });
+            text = await res.text();
         } catch (e) {
-            if ((e as Error)?.name === 'AbortError') throw e;
+            if (timedOut) throw new NetworkError('timeout');
+            if (opts.signal?.aborted) throw e;
             throw new NetworkError((e as Error)?.message ?? 'network error');
+        } finally {
+            clearTimeout(timer);
+            opts.signal?.removeEventListener('abort', onAbort);
         }
         let data: any = null;
-        const text = await res.text().catch(() => '');
         try {
             data = text ? JSON.parse(text) : {};
         } catch {
@@ -219,6 +236,7 @@ export class Client {
         return this.request<SyncResponse>('GET', `${CS}/sync`, undefined, {
             query: { since: since ?? undefined, timeout: since ? timeoutMs : 0, filter: JSON.stringify(filter) },
             signal,
+            timeoutMs: since && timeoutMs ? timeoutMs + 15000 : 8000,
         });
     }
 

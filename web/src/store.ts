@@ -84,7 +84,14 @@ export interface AdminAccess {
     role: string | null;
     people: boolean;
     import: boolean;
+    offboard: boolean;
+    create: boolean;
+    rooms: boolean;
     audit: boolean;
+    dashboard: boolean;
+    incidents: boolean;
+    held: boolean;
+    reports: boolean;
 }
 
 const SESSION_KEY = 'balai.session';
@@ -196,6 +203,8 @@ export class Store {
 
     stop(): void {
         this.stopped = true;
+        if (this.poll) clearInterval(this.poll);
+        this.poll = null;
         this.abort?.abort();
         this.wake?.abort();
         window.removeEventListener('online', this.onOnline);
@@ -226,7 +235,9 @@ export class Store {
     }
 
     private onOnline = (): void => {
-        this.wake?.abort(); // cut the back-off short
+        // a /sync started while offline may hang: start afresh, and cut the back-off short
+        this.abort?.abort();
+        this.wake?.abort();
     };
 
     private onOffline = (): void => {
@@ -234,9 +245,20 @@ export class Store {
         this.abort?.abort();
     };
 
+    // Some browsers miss the 'online' event: while offline, look every second.
+    private poll: ReturnType<typeof setInterval> | null = null;
+
     private setOnline(on: boolean): void {
         if (this.online === on) return;
         this.online = on;
+        if (!on && !this.poll && !this.stopped) {
+            this.poll = setInterval(() => {
+                if (navigator.onLine) this.wake?.abort();
+            }, 1000);
+        } else if (on && this.poll) {
+            clearInterval(this.poll);
+            this.poll = null;
+        }
         this.changed();
         if (on) void this.flush();
     }
@@ -249,7 +271,9 @@ export class Store {
         while (!this.stopped) {
             this.abort = new AbortController();
             try {
-                const r = await this.client.sync(since, SYNC_TIMEOUT_MS, SYNC_FILTER, this.abort.signal);
+                // while offline, probe: the server answers at once, and a hung
+                // request is given up after a few seconds
+                const r = await this.client.sync(since, this.online ? SYNC_TIMEOUT_MS : 0, SYNC_FILTER, this.abort.signal);
                 if (this.stopped) return;
                 this.process(r, since === null);
                 since = r.next_batch;
@@ -270,7 +294,7 @@ export class Store {
                 if (e instanceof NetworkError || !navigator.onLine) this.setOnline(false);
                 this.wake = new AbortController();
                 await sleep(backoff, this.wake.signal);
-                backoff = Math.min(backoff * 2, 15000);
+                backoff = Math.min(backoff * 2, 8000);
             }
         }
     }
@@ -404,6 +428,9 @@ export class Store {
             if (!r.lastTs) r.lastTs = Date.now();
         }
         for (const id of Object.keys(s.rooms?.leave ?? {})) this.rooms.delete(id);
+        // sent, but their event never came back through /sync (e.g. held): forget them
+        const old = Date.now() - 5 * 60000;
+        this.outbox = this.outbox.filter((p) => p.status !== 'sent' || p.ts > old);
         if (initial || s.rooms || s.account_data) this.changed();
     }
 
@@ -719,16 +746,15 @@ export class Store {
         const r = this.rooms.get(roomId);
         if (!r || r.membership !== 'join' || !this.online || document.visibilityState !== 'visible') return;
         let last: MatrixEvent | undefined;
-        for (let i = r.timeline.length - 1; i >= 0; i--) {
+        let lastOther: MatrixEvent | undefined;
+        for (let i = r.timeline.length - 1; i >= 0 && !lastOther; i--) {
             const ev = r.timeline[i];
-            if (!threadOf(ev)) {
-                last = ev;
-                break;
-            }
+            if (threadOf(ev)) continue;
+            if (!last) last = ev;
+            if (ev.sender !== this.session.userId) lastOther = ev;
         }
-        if (!last || this.receiptSent.get(roomId) === last.event_id) return;
-        if (last.sender === this.session.userId && r.unread === 0) return;
-        this.receiptSent.set(roomId, last.event_id);
+        if (!last || !lastOther || this.receiptSent.get(roomId) === lastOther.event_id) return;
+        this.receiptSent.set(roomId, lastOther.event_id);
         r.unread = 0;
         r.highlight = 0;
         this.changed();
@@ -821,7 +847,14 @@ export class Store {
             role,
             people: role !== null && ['owner', 'admin', 'hr', 'compliance'].includes(role),
             import: role !== null && ['owner', 'admin', 'hr'].includes(role),
+            offboard: role !== null && ['owner', 'admin', 'hr'].includes(role),
+            rooms: role !== null && ['owner', 'admin', 'compliance'].includes(role),
+            create: role !== null && ['owner', 'admin'].includes(role),
             audit: role !== null && ['owner', 'compliance'].includes(role),
+            dashboard: role !== null && ['owner', 'admin', 'compliance'].includes(role),
+            incidents: role !== null && ['owner', 'compliance'].includes(role),
+            held: role !== null && ['owner', 'admin', 'compliance', 'moderator'].includes(role),
+            reports: role !== null && ['owner', 'admin', 'moderator'].includes(role),
         };
         this.changed();
     }

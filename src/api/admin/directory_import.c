@@ -25,6 +25,7 @@
 #include "api/audit.h"
 #include "api/common.h"
 #include "api/directory.h"
+#include "api/rules.h"
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "store/store.h"
@@ -865,6 +866,7 @@ static void import_done(struct balai_store_op *op)
         struct balai_user *u = balai_accounts_user(app->accounts, pl->deact[i]);
         if (u)
             balai_accounts_deactivate(app->accounts, u);
+        balai_api_rules_on_person_changed(app, pl->deact[i]); /* rule rooms go */
     }
     LOG_INFO("directory import by %s: %zu added, %zu changed, %zu deactivated, %zu units", x->actor,
              added, changed, pl->deactivate_missing ? pl->n_deact : 0, pl->n_units);

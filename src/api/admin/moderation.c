@@ -39,7 +39,7 @@
 #include "util/log.h"
 
 #define MOD_ROLES                                                                                  \
-    (BALAI_ROLE_BIT(BALAI_ROLE_MODERATOR) | BALAI_ROLE_BIT(BALAI_ROLE_ADMIN) |                    \
+    (BALAI_ROLE_BIT(BALAI_ROLE_MODERATOR) | BALAI_ROLE_BIT(BALAI_ROLE_ADMIN) |                     \
      BALAI_ROLE_BIT(BALAI_ROLE_OWNER))
 #define REASON_MAX 1000
 #define LIST_DEFAULT 100
@@ -364,15 +364,14 @@ struct report_list {
 static int report_row(const struct balai_report_rec *r, void *arg)
 {
     struct report_list *l = arg;
-    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o}", "id",
-                          (json_int_t)r->id, "ts", (json_int_t)r->ts, "room_id", r->room_id,
-                          "event_id", r->event_id, "reporter", r->reporter, "reason",
-                          r->reason ? json_string(r->reason) : json_null(), "score",
-                          r->has_score ? json_integer(r->score) : json_null(), "status",
-                          r->status, "resolved_by",
-                          r->resolved_by ? json_string(r->resolved_by) : json_null(),
-                          "resolved_ts", r->resolved_ts ? json_integer(r->resolved_ts) : json_null(),
-                          "note", r->note ? json_string(r->note) : json_null());
+    json_t *o = json_pack(
+        "{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o}", "id", (json_int_t)r->id, "ts",
+        (json_int_t)r->ts, "room_id", r->room_id, "event_id", r->event_id, "reporter", r->reporter,
+        "reason", r->reason ? json_string(r->reason) : json_null(), "score",
+        r->has_score ? json_integer(r->score) : json_null(), "status", r->status, "resolved_by",
+        r->resolved_by ? json_string(r->resolved_by) : json_null(), "resolved_ts",
+        r->resolved_ts ? json_integer(r->resolved_ts) : json_null(), "note",
+        r->note ? json_string(r->note) : json_null());
     if (o)
         json_array_append_new(l->reports, o);
     return 0;
@@ -450,8 +449,8 @@ static void report_close_done(struct balai_store_op *op)
     struct report_op *x = (struct report_op *)op;
     balai_api_audit_entry_done(x->app, x->audit, op->rc);
     if (op->rc == BALAI_OK)
-        balai_api_json(x->req, 200, json_pack("{s:I, s:s}", "id", (json_int_t)x->r.id, "status",
-                                              x->status));
+        balai_api_json(x->req, 200,
+                       json_pack("{s:I, s:s}", "id", (json_int_t)x->r.id, "status", x->status));
     else if (op->rc == BALAI_ENOTFOUND)
         balai_api_error(x->req, 404, "M_NOT_FOUND", "No open report with this id");
     else
@@ -487,8 +486,8 @@ static void close_report(struct balai_http_req *req, const char *status)
     x->by = balai_strdup(balai_api_audit_actor(s));
     x->note = note ? balai_strdup(note) : NULL;
     x->audit = balai_api_audit_entry_new(
-        app, x->by, strcmp(status, "resolved") == 0 ? "moderation.report.resolve"
-                                                    : "moderation.report.dismiss",
+        app, x->by,
+        strcmp(status, "resolved") == 0 ? "moderation.report.resolve" : "moderation.report.dismiss",
         target, note ? json_pack("{s:s}", "note", note) : NULL);
     x->op.apply = report_close_apply;
     x->op.done = report_close_done;
@@ -534,8 +533,8 @@ static void susp_done(struct balai_store_op *op)
     if (op->rc == BALAI_OK) {
         balai_api_dlp_suspension_committed(x->app, x->user_id, x->suspended, x->actor);
         LOG_INFO("%s %s by %s", x->user_id, x->suspended ? "suspended" : "unsuspended", x->actor);
-        balai_api_json(x->req, 200, json_pack("{s:s, s:b}", "user_id", x->user_id, "suspended",
-                                              x->suspended));
+        balai_api_json(x->req, 200,
+                       json_pack("{s:s, s:b}", "user_id", x->user_id, "suspended", x->suspended));
     } else {
         balai_api_error(x->req, 500, "M_UNKNOWN", "Could not store the suspension; try again");
     }
@@ -581,10 +580,9 @@ static void put_suspended(struct balai_http_req *req)
     x->user_id = balai_strdup(u->user_id);
     x->actor = balai_strdup(balai_api_audit_actor(s));
     x->suspended = json_is_true(v);
-    x->audit = balai_api_audit_entry_new(app, x->actor,
-                                         x->suspended ? "moderation.suspend"
-                                                      : "moderation.unsuspend",
-                                         x->user_id, NULL);
+    x->audit = balai_api_audit_entry_new(
+        app, x->actor, x->suspended ? "moderation.suspend" : "moderation.unsuspend", x->user_id,
+        NULL);
     x->op.apply = susp_apply;
     x->op.done = susp_done;
     balai_store_submit(app->store, &x->op);
@@ -602,19 +600,19 @@ static void get_suspended(struct balai_http_req *req)
     struct balai_user *u = user_param(req);
     if (!u)
         return;
-    balai_api_json(req, 200, json_pack("{s:s, s:b}", "user_id", u->user_id, "suspended",
-                                       balai_api_suspended(app, u->user_id)));
+    balai_api_json(req, 200,
+                   json_pack("{s:s, s:b}", "user_id", u->user_id, "suspended",
+                             balai_api_suspended(app, u->user_id)));
 }
 
 int balai_api_moderation_routes(struct balai_app *app)
 {
     int rc = 0;
-    rc |= balai_api_route(app, BALAI_HTTP_POST,
-                          "/_balai/admin/v1/rooms/{roomId}/redact/{eventId}", mod_redact,
-                          16 * 1024);
-    rc |= balai_api_route(app, BALAI_HTTP_POST,
-                          "/_matrix/client/v3/rooms/{roomId}/report/{eventId}", post_report,
-                          16 * 1024);
+    rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/admin/v1/rooms/{roomId}/redact/{eventId}",
+                          mod_redact, 16 * 1024);
+    rc |=
+        balai_api_route(app, BALAI_HTTP_POST, "/_matrix/client/v3/rooms/{roomId}/report/{eventId}",
+                        post_report, 16 * 1024);
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_balai/admin/v1/reports", list_reports, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/admin/v1/reports/{id}/resolve",
                           resolve_report, 16 * 1024);

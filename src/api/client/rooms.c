@@ -23,6 +23,7 @@
 #include "api/common.h"
 #include "api/dlp.h"
 #include "api/events.h"
+#include "api/org_rooms.h"
 #include "core/accounts.h"
 #include "core/powerlevels.h"
 #include "core/room.h"
@@ -154,6 +155,7 @@ struct create {
     json_t *initial_state; /* borrowed, validated */
     json_t *pl_override;   /* borrowed */
     json_t *creation_content;
+    struct balai_api_org_create org; /* org metadata and stewards (api/org_rooms.h) */
 };
 
 /* Parses and validates the body; answers and fails on the first problem. */
@@ -366,7 +368,14 @@ static json_t *power_levels(struct balai_app *app, const struct create *c)
         json_decref(ov);
         keep_system_level(app, c, pl);
     }
+    balai_api_org_create_levels(app, &c->org, pl);
     return pl;
+}
+
+static void plan_add_cb(void *arg, const char *sender, const char *type, const char *state_key,
+                        json_t *content)
+{
+    plan_add(arg, sender, type, state_key, content);
 }
 
 static void make_plan(struct balai_app *app, const struct create *c, const struct balai_user *u,
@@ -415,6 +424,7 @@ static void make_plan(struct balai_app *app, const struct create *c, const struc
         const struct balai_user *su = balai_accounts_user(app->accounts, sys);
         plan_add(p, creator, "m.room.member", sys, member_content("invite", su, 0));
         plan_add(p, sys, "m.room.member", sys, member_content("join", su, 0));
+        balai_api_org_create_plan(app, &c->org, c->invitees, c->ninvitees, plan_add_cb, p);
     }
     for (size_t k = 0; k < c->ninvitees; k++) {
         const struct balai_user *iu = balai_accounts_user(app->accounts, c->invitees[k]);
@@ -430,7 +440,8 @@ static void make_plan(struct balai_app *app, const struct create *c, const struc
  * answered (a hold acts as a block: the room does not exist yet). */
 static int dlp_plan(struct balai_http_req *req, const struct create *c, struct plan *p)
 {
-    const char *label = c->is_direct ? NULL : BALAI_DLP_DEFAULT_LABEL;
+    struct balai_app *app = balai_api_app(req);
+    const char *label = c->is_direct ? NULL : app->cfg->rooms_default_label;
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_ev *e = &p->evs[i];
         const char *l = json_string_value(json_object_get(e->content, "label"));
@@ -444,7 +455,7 @@ static int dlp_plan(struct balai_http_req *req, const struct create *c, struct p
             continue;
         struct balai_api_dlp_event de = {c->creator, NULL, label, e->type, e->state_key, 0};
         json_t *masked = NULL;
-        if (balai_api_dlp_check(req, &de, e->content, &masked))
+        if (balai_api_dlp_check(req, &de, e->content, &masked, NULL))
             return 1;
         json_decref(masked);
     }
@@ -494,7 +505,8 @@ static void create_room(struct balai_http_req *req)
         goto out;
     struct balai_user *u = s->device->user;
     c.creator = u->user_id;
-    if (balai_api_refuse_suspended(req, u->user_id) || parse(req, body, &c) < 0)
+    if (balai_api_refuse_suspended(req, u->user_id) || parse(req, body, &c) < 0 ||
+        balai_api_org_create_prepare(req, body, c.creator, c.is_direct, &c.org) < 0)
         goto out;
     make_plan(app, &c, u, p);
     if (p->overflow) {
@@ -551,6 +563,7 @@ out:
     free(room_id);
     free(c.alias);
     free(c.invitees);
+    balai_api_org_create_release(&c.org);
     json_decref(body);
 }
 

@@ -35,16 +35,20 @@ static void send_done(struct balai_api_write *w)
         balai_api_error(req, 500, "M_UNKNOWN", "Could not store the event; try again");
 }
 
-/* A send whose content DLP masked: the answer tells the sender. */
-struct masked_send {
+/* A send DLP acted on: an incident waits for the event id, and when the
+ * content was masked the answer tells the sender. */
+struct dlp_send {
     struct balai_http_req *req;
-    json_t *findings;
+    json_t *findings; /* masked: the findings for the answer */
+    struct balai_api_dlp_pending *pending;
 };
 
-static void send_masked_done(struct balai_api_write *w)
+static void send_dlp_done(struct balai_api_write *w)
 {
-    struct masked_send *m = w->arg;
-    if (w->op.rc == BALAI_OK && w->nevs) {
+    struct dlp_send *m = w->arg;
+    int ok = w->op.rc == BALAI_OK && w->nevs;
+    balai_api_dlp_pending_done(w->app, m->pending, ok ? w->evs[0]->event_id : NULL);
+    if (ok && m->findings) {
         balai_api_dlp_answer_masked(m->req, w->evs[0]->event_id, m->findings);
         m->findings = NULL;
     } else {
@@ -78,6 +82,7 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     const char *user_id = s->device->user->user_id;
     struct balai_api_write *w = NULL;
     json_t *body = NULL, *masked = NULL;
+    struct balai_api_dlp_pending *pending = NULL;
     char reason[512];
 
     if (balai_api_refuse_suspended(req, user_id))
@@ -90,9 +95,13 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     if (balai_api_body(req, 1, &body) < 0)
         goto out;
     /* before persist: DLP (api/dlp.h) may change the content or answer */
-    struct balai_api_dlp_event de = {user_id, room_id, balai_api_dlp_room_label(app, room),
-                                     type,    state_key, 1};
-    if (balai_api_dlp_check(req, &de, body, &masked))
+    struct balai_api_dlp_event de = {.sender = user_id,
+                                     .room_id = room_id,
+                                     .label = balai_api_dlp_room_label(app, room),
+                                     .type = type,
+                                     .state_key = state_key,
+                                     .can_hold = 1};
+    if (balai_api_dlp_check(req, &de, body, &masked, &pending))
         goto out;
     w = balai_api_write_new(app, room);
     int rc = balai_api_event_add(w, user_id, type, state_key, body, reason, sizeof(reason));
@@ -107,18 +116,21 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     }
     w->done = send_done;
     w->arg = req;
-    if (masked) {
-        struct masked_send *m = balai_calloc(1, sizeof(*m));
+    if (masked || pending) {
+        struct dlp_send *m = balai_calloc(1, sizeof(*m));
         m->req = req;
         m->findings = masked;
+        m->pending = pending;
         masked = NULL;
-        w->done = send_masked_done;
+        pending = NULL;
+        w->done = send_dlp_done;
         w->arg = m;
     }
     balai_api_write_submit(w);
     w = NULL;
 out:
     balai_api_write_free(w);
+    balai_api_dlp_pending_done(app, pending, NULL); /* req may be answered (freed) */
     json_decref(masked);
     json_decref(body);
 }

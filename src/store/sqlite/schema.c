@@ -333,14 +333,83 @@ static const char migration_12[] =
     "    PRIMARY KEY (kind, name)\n"
     ");\n";
 
-/* SCIM provisioning: PLACEHOLDER, the SCIM work fills it. */
-static const char migration_13[] = "-- scim\n";
+/* SCIM provisioning (api/scim/): provisioning tokens (SHA-256 only, never
+ * the token), the SCIM view of provisioned users (scim_id <-> Matrix user
+ * id, userName and its lower-case key, externalId, the provisioned
+ * attributes as JSON, SCIM meta: created, lastModified, version; deleted_ts
+ * > 0 once DELETEd, kept so that a re-provisioned person gets the same
+ * Matrix id), and SCIM groups with their members (Matrix user ids). */
+static const char migration_13[] =
+    "CREATE TABLE scim_tokens (\n"
+    "    token_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    name TEXT NOT NULL,\n"
+    "    hash BLOB NOT NULL UNIQUE,\n"
+    "    created_ts INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE scim_users (\n"
+    "    user_id TEXT PRIMARY KEY NOT NULL REFERENCES users (user_id),\n"
+    "    scim_id TEXT NOT NULL UNIQUE,\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    user_name_lc TEXT NOT NULL,\n"
+    "    external_id TEXT,\n"
+    "    attrs TEXT NOT NULL,\n"
+    "    created_ts INTEGER NOT NULL,\n"
+    "    modified_ts INTEGER NOT NULL,\n"
+    "    version INTEGER NOT NULL,\n"
+    "    deleted_ts INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE UNIQUE INDEX scim_users_user_name ON scim_users (user_name_lc) WHERE deleted_ts = 0;\n"
+    "CREATE TABLE scim_groups (\n"
+    "    scim_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    display_name TEXT NOT NULL,\n"
+    "    external_id TEXT,\n"
+    "    created_ts INTEGER NOT NULL,\n"
+    "    modified_ts INTEGER NOT NULL,\n"
+    "    version INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE scim_group_members (\n"
+    "    group_id TEXT NOT NULL REFERENCES scim_groups (scim_id) ON DELETE CASCADE,\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    PRIMARY KEY (group_id, user_id)\n"
+    ");\n"
+    "CREATE INDEX scim_group_members_user ON scim_group_members (user_id);\n";
 
 /* Organisation rooms and stewardship: PLACEHOLDER, the rooms work fills it. */
 static const char migration_14[] = "-- org rooms\n";
 
-/* Membership rules and offboarding records: PLACEHOLDER, the rules work fills it. */
-static const char migration_15[] = "-- membership rules, offboarding\n";
+/* Membership rules (their JSON form, gov/rules.h), the memberships a rule
+ * made ("owned": a rule removal takes only these away) or that the person
+ * declined ("optout": not re-added while the rule matches), and offboarding
+ * records: the signed record as text, append-only (no delete, no change of
+ * the record; only `current` is cleared at reactivation). */
+static const char migration_15[] =
+    "CREATE TABLE membership_rules (\n"
+    "    rule_id TEXT PRIMARY KEY NOT NULL,\n"
+    "    rule TEXT NOT NULL,\n"
+    "    created_ts INTEGER NOT NULL,\n"
+    "    updated_ts INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE rule_memberships (\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    room_id TEXT NOT NULL,\n"
+    "    state TEXT NOT NULL CHECK (state IN ('owned', 'optout')),\n"
+    "    rule_id TEXT,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (user_id, room_id)\n"
+    ");\n"
+    "CREATE TABLE offboardings (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    user_id TEXT NOT NULL,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    record TEXT NOT NULL,\n"
+    "    current INTEGER NOT NULL DEFAULT 1\n"
+    ");\n"
+    "CREATE INDEX offboardings_by_user ON offboardings (user_id, id);\n"
+    "CREATE TRIGGER offboardings_no_delete BEFORE DELETE ON offboardings\n"
+    "BEGIN SELECT RAISE(ABORT, 'offboarding records are kept'); END;\n"
+    "CREATE TRIGGER offboardings_no_change\n"
+    "BEFORE UPDATE OF id, user_id, ts, record ON offboardings\n"
+    "BEGIN SELECT RAISE(ABORT, 'offboarding records cannot be changed'); END;\n";
 
 const struct balai_sqlite_migration balai_sqlite_migrations[] = {
     {1, "users, devices, access tokens, meta, stream positions", migration_1},

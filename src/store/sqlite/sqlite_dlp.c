@@ -375,11 +375,12 @@ int balai__sqlite_suspension_set(void *p, const char *user_id, int suspended, co
 
     if (!user_id || !actor)
         return BALAI_EINVAL;
-    rc = prepare(db->w,
-                 suspended ? "INSERT INTO user_suspensions (user_id, ts, actor) VALUES (?1, ?2, ?3) "
-                             "ON CONFLICT (user_id) DO NOTHING"
-                           : "DELETE FROM user_suspensions WHERE user_id = ?1",
-                 &s);
+    rc =
+        prepare(db->w,
+                suspended ? "INSERT INTO user_suspensions (user_id, ts, actor) VALUES (?1, ?2, ?3) "
+                            "ON CONFLICT (user_id) DO NOTHING"
+                          : "DELETE FROM user_suspensions WHERE user_id = ?1",
+                &s);
     if (rc != BALAI_OK)
         return rc;
     int bind = bind_text(s, 1, user_id);
@@ -443,18 +444,16 @@ int balai__sqlite_dlp_setting_set(void *p, const char *kind, const char *name, c
     return rc;
 }
 
-int balai__sqlite_dlp_settings_each(void *p,
-                                    int (*fn)(const char *, const char *, const char *, int64_t,
-                                              void *),
-                                    void *arg)
+int balai__sqlite_dlp_settings_each(
+    void *p, int (*fn)(const char *, const char *, const char *, int64_t, void *), void *arg)
 {
     struct sqlite_db *db = p;
     sqlite3_stmt *s = NULL;
     int rc, src;
 
     pthread_mutex_lock(&db->rlock);
-    rc = prepare(db->r, "SELECT kind, name, value, updated_ts FROM dlp_settings ORDER BY kind, name",
-                 &s);
+    rc = prepare(db->r,
+                 "SELECT kind, name, value, updated_ts FROM dlp_settings ORDER BY kind, name", &s);
     if (rc != BALAI_OK)
         goto unlock;
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {

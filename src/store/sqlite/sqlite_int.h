@@ -325,9 +325,55 @@ int balai__sqlite_suspensions_each(void *db, int (*fn)(const char *, int64_t, co
                                    void *arg);
 int balai__sqlite_dlp_setting_set(void *db, const char *kind, const char *name, const char *value,
                                   int64_t ts);
-int balai__sqlite_dlp_settings_each(void *db,
-                                    int (*fn)(const char *, const char *, const char *, int64_t,
-                                              void *),
+int balai__sqlite_dlp_settings_each(
+    void *db, int (*fn)(const char *, const char *, const char *, int64_t, void *), void *arg);
+
+
+/* Backend functions of sqlite_scim.c (SCIM provisioning; statements are
+ * prepared per call: provisioning writes and loads are rare). */
+int balai__sqlite_scim_token_add(void *db, const struct balai_scim_token_rec *r);
+int balai__sqlite_scim_token_delete(void *db, const char *token_id);
+int balai__sqlite_scim_user_set(void *db, const struct balai_scim_user_rec *r);
+int balai__sqlite_scim_group_set(void *db, const struct balai_scim_group_rec *r);
+int balai__sqlite_scim_group_delete(void *db, const char *scim_id);
+int balai__sqlite_scim_member_set(void *db, const char *group_id, const char *user_id, int member);
+int balai__sqlite_scim_member_remove_all(void *db, const char *user_id);
+int balai__sqlite_scim_tokens_each(void *db, int (*fn)(const struct balai_scim_token_rec *, void *),
+                                   void *arg);
+int balai__sqlite_scim_users_each(void *db, int (*fn)(const struct balai_scim_user_rec *, void *),
+                                  void *arg);
+int balai__sqlite_scim_groups_each(void *db, int (*fn)(const struct balai_scim_group_rec *, void *),
+                                   void *arg);
+int balai__sqlite_scim_members_each(void *db, int (*fn)(const char *, const char *, void *),
                                     void *arg);
 
+/* Backend functions of sqlite_rules.c (membership rules, offboarding). */
+int balai__sqlite_rule_set(void *db, const char *rule_id, const char *rule, int64_t created_ts,
+                           int64_t updated_ts);
+int balai__sqlite_rule_delete(void *db, const char *rule_id);
+int balai__sqlite_rules_each(void *db,
+                             int (*fn)(const char *, const char *, int64_t, int64_t, void *),
+                             void *arg);
+int balai__sqlite_rule_member_set(void *db, const char *user_id, const char *room_id,
+                                  const char *state, const char *rule_id, int64_t ts);
+int balai__sqlite_rule_members_each(void *db,
+                                    int (*fn)(const char *, const char *, const char *,
+                                              const char *, int64_t, void *),
+                                    void *arg);
+int balai__sqlite_offboarding_add(void *db, const char *user_id, int64_t ts, const char *record);
+int balai__sqlite_offboarding_close(void *db, const char *user_id);
+int balai__sqlite_offboardings_each(
+    void *db, int (*fn)(int64_t, const char *, int64_t, const char *, int, void *), void *arg);
+int balai__sqlite_user_reactivate(void *db, const char *user_id);
+/* Backend functions of sqlite_copy.c (bulk copy, store/copy.c). */
+int balai__sqlite_copy_tables(void *db, int (*fn)(const char *table, void *), void *arg);
+int balai__sqlite_copy_rows(void *db, int writer, const char *table,
+                            int (*fn)(const struct balai_store_row *, void *), void *arg);
+int balai__sqlite_copy_load(void *db, const struct balai_store_row *row);
+int balai__sqlite_copy_finish(void *db);
+/* Always 0: an embedded database is never unreachable. */
+int balai__sqlite_unavailable(void *db);
+/* sqlite_stats.c */
+int balai__sqlite_events_per_day(void *db, const char *type, int64_t since_ts,
+                                 int (*fn)(int64_t, int64_t, int64_t, void *), void *arg);
 #endif

@@ -11,6 +11,12 @@
 // after it. When a test fails, the server's stderr is printed.
 //
 // BALAI_BIN names the binary (default: <repo>/build/balai).
+//
+// BALAI_TEST_PG=postgres://... (a database of a throwaway cluster, see
+// scripts/run-tests): every TestServer then runs on PostgreSQL, in a fresh
+// database of that cluster created by init() (psql CREATE DATABASE) and
+// dropped by close(). srv.pgUrl is its URL (null on SQLite); srv.sql(SQL)
+// runs SQL against the server's database on either backend.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,6 +48,47 @@ function slowness() {
     return 1;
 }
 export const SLOW = slowness();
+
+// The PostgreSQL cluster of the tests, or '' for SQLite.
+export const PG_URL = process.env.BALAI_TEST_PG || '';
+let pgSeq = 0;
+
+// `url` with its database name replaced by `db`.
+export function pgUrlFor(url, db) {
+    const q = url.indexOf('?');
+    const base = q >= 0 ? url.slice(0, q) : url;
+    const query = q >= 0 ? url.slice(q) : '';
+    const slash = base.lastIndexOf('/');
+    return base.slice(0, slash + 1) + db + query;
+}
+
+// Runs SQL with psql against `url` (unaligned, '|'-separated, like the
+// sqlite3 CLI). Resolves stdout; rejects with stderr on an error.
+export function psql(url, sql) {
+    return new Promise((resolve, reject) => {
+        const child = spawn('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`psql ${sql}: ${err}`))));
+    });
+}
+
+// A fresh database of the test cluster: resolves its URL.
+export async function createPgDatabase() {
+    const name = `balai_${process.pid}_${++pgSeq}_${Math.random().toString(36).slice(2, 8)}`;
+    await psql(pgUrlFor(PG_URL, 'postgres'), `CREATE DATABASE ${name}`);
+    return pgUrlFor(PG_URL, name);
+}
+
+export async function dropPgDatabase(url) {
+    const name = url.slice(0, url.indexOf('?') >= 0 ? url.indexOf('?') : url.length).split('/').pop();
+    await psql(pgUrlFor(PG_URL, 'postgres'), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
 
 // A password that satisfies the policy (>= 10 characters, not one repeated
 // character, not the user name).
@@ -154,7 +201,11 @@ export class TestServer {
     // serverName: the Matrix server name given to `balai init`.
     // env: BALAI_* overrides for every balai process (CLI and server).
     // users: [{name, password, admin, displayname}] created offline before start.
-    constructor({ serverName = 'balai.test', env = {}, users = [] } = {}) {
+    // sqlite: stay on SQLite even when BALAI_TEST_PG is set.
+    // database: a PostgreSQL URL to use as is (not created, not dropped).
+    constructor({ serverName = 'balai.test', env = {}, users = [], sqlite = false, database = null } = {}) {
+        this.sqliteOnly = sqlite;
+        this.database = database;
         this.serverName = serverName;
         this.env = { ...env };
         this.users = users;
@@ -169,6 +220,7 @@ export class TestServer {
         this.log = ''; // stderr of every run, kept for failure reports
         this.stdout = ''; // what `balai serve` wrote to stdout (should be nothing)
         this.starts = 0;
+        this.pgUrl = null; // the PostgreSQL database (BALAI_TEST_PG), else null
     }
 
     userId(localpart) {
@@ -179,8 +231,13 @@ export class TestServer {
     async init() {
         this.tmp = await makeTempDir();
         this.dir = path.join(this.tmp, 'data');
+        if (this.database) this.pgUrl = this.database;
+        else if (PG_URL && !this.sqliteOnly) this.pgUrl = await createPgDatabase();
         const r = await runBalai(
-            ['init', '--data-dir', this.dir, '--server-name', this.serverName],
+            [
+                'init', '--data-dir', this.dir, '--server-name', this.serverName,
+                ...(this.pgUrl ? ['--database', this.pgUrl] : []),
+            ],
             { env: this.env },
         );
         this.log += `--- balai init (exit ${r.code})\n${r.stderr}`;
@@ -337,7 +394,24 @@ export class TestServer {
         if (this.proc) await this.kill();
         if (this.tmp) await fs.rm(this.tmp, { recursive: true, force: true });
         this.tmp = null;
+        if (this.pgUrl && !this.database) await dropPgDatabase(this.pgUrl).catch(() => {});
+        this.pgUrl = null;
         if (err) throw err;
+    }
+
+    // Runs SQL against this server's database (sqlite3 CLI or psql; output
+    // '|'-separated either way).
+    async sql(sql) {
+        if (this.pgUrl) return psql(this.pgUrl, sql);
+        return new Promise((resolve, reject) => {
+            const child = spawn('sqlite3', [path.join(this.dir, 'balai.db'), sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (d) => (out += d));
+            child.stderr.on('data', (d) => (err += d));
+            child.on('error', reject);
+            child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`sqlite3 ${sql}: ${err}`))));
+        });
     }
 
     tail(n = 60) {
