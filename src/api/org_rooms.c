@@ -363,6 +363,21 @@ static int opt_str(struct balai_http_req *req, json_t *o, const char *key, char 
     return BALAI_OK;
 }
 
+/* True when createRoom's initial_state sets the state event (type, ""). */
+static int initial_state_has(json_t *body, const char *type)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(body, "initial_state"), i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        const char *k = json_string_value(json_object_get(ev, "state_key"));
+        if (t && strcmp(t, type) == 0 && (!k || !*k))
+            return 1;
+    }
+    return 0;
+}
+
 int balai_api_org_create_prepare(struct balai_http_req *req, json_t *body, const char *creator,
                                  int is_direct, struct balai_api_org_create *oc)
 {
@@ -448,8 +463,9 @@ int balai_api_org_create_prepare(struct balai_http_req *req, json_t *body, const
                                                           : "members but not guests");
         return BALAI_EFORBIDDEN;
     }
-    /* a label is written whenever the room has org metadata at all */
-    if (!oc->classification && (meta || oc->owner_unit))
+    /* every organisation room carries its label as state: the default when
+     * neither id.balai.room nor initial_state gives one */
+    if (!oc->classification && !initial_state_has(body, BALAI_ROOM_CLASSIFICATION))
         oc->classification = balai_strdup(app->cfg->rooms_default_label);
     oc->steward = balai_strdup(second_steward(app, creator, oc->owner_unit));
     return BALAI_OK;

@@ -673,9 +673,11 @@ describe('room state reads', () => {
             `m.room.member|${uid('bob')}`,
             `m.room.member|${uid('carol')}`,
             `m.room.member|${SYS}`,
+            'id.balai.room.classification|',
         ])
             assert.ok(byKey[k], `missing ${k}`);
-        assert.equal(list.length, 10);
+        assert.equal(list.length, 11);
+        assert.equal(byKey['id.balai.room.classification|'].content.label, 'internal');
         for (const ev of list) {
             assert.equal(ev.room_id, roomId);
             assert.equal(typeof ev.event_id, 'string');

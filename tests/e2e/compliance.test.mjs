@@ -97,7 +97,7 @@ describe('web app: compliance screens', () => {
         const reports = page.getByRole('region', { name: 'Reports' });
         const row = reports.getByRole('row', { name: /@bob:balai\.test/ });
         await row.getByText('rude', { exact: true }).waitFor();
-        await row.getByText('Lobby').waitFor();
+        await row.getByText(reported).waitFor();
         await shot(page, 'admin-reports');
         await row.getByRole('button', { name: /^Resolve/ }).click();
         await reports.getByText(/Report #\d+ was resolved\./).waitFor();

@@ -145,7 +145,7 @@ function People({ store, canImport, canOffboard, canCreate }: { store: Store; ca
                                     {p.deactivated && <span class="badge label-high">{t('people.deactivated')}</span>}
                                 </td>
                                 {(canOffboard || canCreate) && (
-                                    <td class="actions">
+                                    <td class="cell-actions">
                                         {canCreate && !p.deactivated && (
                                             <button class="btn small" aria-label={`${t('people.set_password')} ${personName(p)}`} onClick={() => setPwFor(p)}>
                                                 {t('people.set_password')}

@@ -217,7 +217,7 @@ function Held({ store }: { store: Store }) {
                                         <span class={`badge label ${labelClass(h.label)}`}>{h.label}</span>
                                     </td>
                                     <td>{findingsText(h.findings)}</td>
-                                    <td class="actions">
+                                    <td class="cell-actions">
                                         <button class="btn small primary" disabled={busy !== null} aria-label={`${t('comp.release')} ${findingsText(h.findings)}`} onClick={() => act(h, true)}>
                                             {t('comp.release')}
                                         </button>
@@ -312,7 +312,7 @@ function Reports({ store }: { store: Store }) {
                                         <div>{roomLabel(store, r.room_id)}</div>
                                         <div class="muted small">{r.event_id}</div>
                                     </td>
-                                    <td class="actions">
+                                    <td class="cell-actions">
                                         {r.status === 'open' ? (
                                             <>
                                                 <button class="btn small primary" aria-label={`${t('comp.resolve')} #${r.id}`} onClick={() => close(r, 'resolve')}>
