@@ -539,7 +539,7 @@ int balai_api_txn_answered(struct balai_http_req *req, const char *user_id, cons
     return 0;
 }
 
-void balai_api_write_submit(struct balai_api_write *w)
+static void write_ready(struct balai_api_write *w)
 {
     w->submitted = 1;
     if (w->txn_user) {
@@ -550,7 +550,18 @@ void balai_api_write_submit(struct balai_api_write *w)
     }
     w->op.apply = write_apply;
     w->op.done = write_done;
+}
+
+void balai_api_write_submit(struct balai_api_write *w)
+{
+    write_ready(w);
     balai_store_submit(w->app->store, &w->op);
+}
+
+void balai_api_write_add_to_group(struct balai_api_write *w, struct balai_store_group *g)
+{
+    write_ready(w);
+    balai_store_group_add(g, &w->op);
 }
 
 /* ---- loading at start ---- */

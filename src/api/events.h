@@ -84,6 +84,9 @@ int balai_api_write_redact_target(struct balai_api_write *w, const struct balai_
 
 /* Queues the write. w->done runs when it committed or failed; then w is freed. */
 void balai_api_write_submit(struct balai_api_write *w);
+/* The same, as one op of a group that commits or fails as a whole
+ * (store.h balai_store_group); the group's submit queues it. */
+void balai_api_write_add_to_group(struct balai_api_write *w, struct balai_store_group *g);
 
 /* Transaction-id idempotency for endpoints that write events (send, redact):
  * answers the request and returns 1 when the transaction id is too long,

@@ -27,8 +27,6 @@
 #include "util/log.h"
 
 #define MAX_REASON 500
-#define ROOMS_IN_FLIGHT 16 /* room writes of one offboarding in flight at once */
-#define MAX_PASSES 3       /* sweeps of the person's rooms */
 
 struct rec {
     json_t *record;
@@ -53,8 +51,7 @@ struct job {
     json_int_t tokens, devices, stewardships, unfilled;
     json_t *rooms_left, *rooms_failed;
     char **rooms;
-    size_t nrooms, next, inflight, found;
-    int passes;
+    size_t nrooms;
     struct waiter *w;
     size_t nw;
     struct balai_gov_person *p;
@@ -203,6 +200,43 @@ static int record_apply(struct balai_store_txn *t, struct balai_store_op *op)
     return rc == BALAI_OK ? balai_api_audit_entry_append(t, j->audit) : rc;
 }
 
+static void late_done(struct balai_api_write *w)
+{
+    if (w->op.rc != BALAI_OK)
+        LOG_WARN("offboarding: a late leave of %s failed: %s", balai_room_id(w->room),
+                 balai_strerror(w->op.rc));
+}
+
+static void late_leave(struct balai_room *r, void *arg)
+{
+    struct job *j = arg;
+    struct balai_app *app = j->app;
+    const char *m = balai_room_membership(r, j->user_id);
+    char reason[256];
+
+    if (!m || (strcmp(m, "join") != 0 && strcmp(m, "invite") != 0))
+        return;
+    struct balai_api_write *w = balai_api_write_new(app, r);
+    json_t *c = json_pack("{s:s, s:s}", "membership", "leave", "reason", j->room_reason);
+    int rc = balai_api_event_add(w, app->system_user_id, "m.room.member", j->user_id, c, reason,
+                                 sizeof(reason));
+    if (rc != BALAI_OK)
+        rc = balai_api_event_add(w, j->user_id, "m.room.member", j->user_id, c, reason,
+                                 sizeof(reason));
+    json_decref(c);
+    if (rc != BALAI_OK) {
+        LOG_WARN("offboarding %s: cannot leave %s: %s", j->user_id, balai_room_id(r), reason);
+        balai_api_write_free(w);
+        return;
+    }
+    LOG_INFO("offboarding %s: leaving %s, joined while the offboarding ran", j->user_id,
+             balai_room_id(r));
+    balai_api_audit_log(app, j->actor, "user.offboard.late_leave", j->user_id,
+                        json_pack("{s:s}", "room_id", balai_room_id(r)));
+    w->done = late_done;
+    balai_api_write_submit(w);
+}
+
 static void record_done(struct balai_store_op *op)
 {
     struct job *j = (struct job *)op;
@@ -217,14 +251,23 @@ static void record_done(struct balai_store_op *op)
         return;
     }
     rec_set(app, j->user_id, json_incref(j->record), 1);
+    /* a join that was in flight when the offboarding began has committed
+     * since: take the person out of that room too (logged and audited) */
+    balai_rooms_of_user(app->rooms, j->user_id, late_leave, j);
     LOG_INFO("offboarded %s: %" JSON_INTEGER_FORMAT " tokens, %" JSON_INTEGER_FORMAT
              " devices, %zu rooms",
              j->user_id, j->tokens, j->devices, json_array_size(j->rooms_left));
     job_finish(j, BALAI_OK);
 }
 
-/* Builds, signs and stores the record. */
-static void write_record(struct job *j)
+static void record_unencodable(struct balai_store_op *op)
+{
+    job_finish((struct job *)op, BALAI_EINVAL);
+}
+
+/* Builds and signs the record and its audit entry, and readies the op that
+ * stores them. BALAI_EINVAL when the record cannot be encoded. */
+static int make_record(struct job *j)
 {
     struct balai_app *app = j->app;
     json_t *r = json_object();
@@ -249,8 +292,7 @@ static void write_record(struct job *j)
     if (sign_record(app, r) != BALAI_OK) {
         json_decref(r);
         LOG_ERROR("offboarding record of %s cannot be encoded", j->user_id);
-        job_finish(j, BALAI_EINVAL);
-        return;
+        return BALAI_EINVAL;
     }
     j->record = r;
     j->record_text = balai_canonjson(r, NULL);
@@ -264,7 +306,7 @@ static void write_record(struct job *j)
     memset(&j->op, 0, sizeof(j->op));
     j->op.apply = record_apply;
     j->op.done = record_done;
-    balai_store_submit(app->store, &j->op);
+    return BALAI_OK;
 }
 
 struct room_write {
@@ -273,28 +315,19 @@ struct room_write {
     const char *method;
 };
 
-static void sweep(struct job *j);
-
 static void room_done(struct balai_api_write *w)
 {
     struct room_write *rw = w->arg;
-    struct job *j = rw->j;
-
-    if (w->op.rc == BALAI_OK && w->nevs)
-        json_array_append_new(j->rooms_left,
-                              json_pack("{s:s, s:s, s:s}", "room_id", rw->room_id, "event_id",
-                                        w->evs[0]->event_id, "method", rw->method));
-    else
-        json_array_append_new(j->rooms_failed, json_pack("{s:s, s:s}", "room_id", rw->room_id,
-                                                         "error", balai_strerror(w->op.rc)));
+    if (w->op.rc != BALAI_OK && w->op.rc != BALAI_ESTORE)
+        LOG_WARN("offboarding %s: leaving %s failed: %s", rw->j->user_id, rw->room_id,
+                 balai_strerror(w->op.rc));
     free(rw->room_id);
     free(rw);
-    j->inflight--;
-    sweep(j);
 }
 
-/* Submits the membership event that takes the person out of one room. */
-static void leave_room(struct job *j, const char *room_id)
+/* Readies the membership event that takes the person out of one room, as
+ * part of the offboarding's group; the record lists it as left (or failed). */
+static void leave_room(struct job *j, struct balai_store_group *g, const char *room_id)
 {
     struct balai_app *app = j->app;
     struct balai_room *room = balai_rooms_get(app->rooms, room_id);
@@ -326,14 +359,16 @@ static void leave_room(struct job *j, const char *room_id)
         balai_api_write_free(w);
         return;
     }
+    json_array_append_new(j->rooms_left,
+                          json_pack("{s:s, s:s, s:s}", "room_id", room_id, "event_id",
+                                    w->evs[0]->event_id, "method", method));
     rw = balai_calloc(1, sizeof(*rw));
     rw->j = j;
     rw->room_id = balai_strdup(room_id);
     rw->method = method;
     w->arg = rw;
     w->done = room_done;
-    j->inflight++;
-    balai_api_write_submit(w);
+    balai_api_write_add_to_group(w, g);
 }
 
 static void collect_room(struct balai_room *r, void *arg)
@@ -343,50 +378,8 @@ static void collect_room(struct balai_room *r, void *arg)
 
     if (!m || (strcmp(m, "join") != 0 && strcmp(m, "invite") != 0 && strcmp(m, "knock") != 0))
         return;
-    for (size_t i = 0; i < j->nrooms; i++) {
-        if (strcmp(j->rooms[i], balai_room_id(r)) == 0)
-            return;
-    }
     j->rooms = balai_realloc(j->rooms, (j->nrooms + 1) * sizeof(*j->rooms));
     j->rooms[j->nrooms++] = balai_strdup(balai_room_id(r));
-}
-
-/* Works through the person's rooms, ROOMS_IN_FLIGHT at a time; when a pass
- * is done, looks again (a join may have been in flight); then the record. */
-static void sweep(struct job *j)
-{
-    while (j->next < j->nrooms && j->inflight < ROOMS_IN_FLIGHT)
-        leave_room(j, j->rooms[j->next++]);
-    if (j->inflight || j->next < j->nrooms)
-        return;
-    if (j->passes < MAX_PASSES && (j->passes == 0 || j->found)) {
-        for (size_t i = 0; i < j->nrooms; i++)
-            free(j->rooms[i]);
-        free(j->rooms);
-        j->rooms = NULL;
-        j->nrooms = j->next = 0;
-        j->passes++;
-        balai_rooms_of_user(j->app->rooms, j->user_id, collect_room, j);
-        /* rooms that failed once are not tried again in this offboarding */
-        for (size_t i = 0; i < j->nrooms; i++) {
-            for (size_t k = 0; k < json_array_size(j->rooms_failed); k++) {
-                const char *f = json_string_value(
-                    json_object_get(json_array_get(j->rooms_failed, k), "room_id"));
-                if (f && strcmp(f, j->rooms[i]) == 0) {
-                    free(j->rooms[i]);
-                    j->rooms[i] = j->rooms[--j->nrooms];
-                    i--;
-                    break;
-                }
-            }
-        }
-        j->found = j->nrooms;
-        if (j->nrooms) {
-            sweep(j);
-            return;
-        }
-    }
-    write_record(j);
 }
 
 struct deact_op {
@@ -413,15 +406,10 @@ static void deact_done(struct balai_store_op *op)
     int rc = op->rc;
 
     free(op);
-    if (rc != BALAI_OK) {
-        LOG_ERROR("offboarding %s: storing the deactivation failed: %s", j->user_id,
-                  balai_strerror(rc));
-        job_finish(j, BALAI_ESTORE);
-        return;
-    }
+    if (rc != BALAI_OK)
+        return; /* the whole group failed: record_done reports it */
     balai_api_device_lists_device_gone(app, j->user_id, NULL);
     balai_api_directory_committed(app, j->p);
-    sweep(j);
 }
 
 int balai_api_offboard(struct balai_app *app, const char *user_id, const char *actor,
@@ -481,11 +469,25 @@ int balai_api_offboard(struct balai_app *app, const char *user_id, const char *a
     j->p = balai_api_directory_person(app, j->user_id);
     j->p->status = BALAI_STATUS_TERMINATED;
     j->p->updated_ts = balai_now_ms();
+    /* 4. one transaction: the deactivation, a membership event in every
+     * room, the signed record and its audit entry commit together or not at all */
+    struct balai_store_group *g = balai_store_group_new();
     struct deact_op *d = balai_calloc(1, sizeof(*d));
     d->j = j;
     d->op.apply = deact_apply;
     d->op.done = deact_done;
-    balai_store_submit(app->store, &d->op);
+    balai_store_group_add(g, &d->op);
+    balai_rooms_of_user(app->rooms, j->user_id, collect_room, j);
+    for (size_t i = 0; i < j->nrooms; i++)
+        leave_room(j, g, j->rooms[i]);
+    if (make_record(j) != BALAI_OK) {
+        /* no record to store (cannot happen short of a bug): the rest still
+         * runs, and the caller hears of the failure */
+        memset(&j->op, 0, sizeof(j->op));
+        j->op.done = record_unencodable;
+    }
+    balai_store_group_add(g, &j->op);
+    balai_store_submit_group(app->store, g);
     return BALAI_OK;
 }
 

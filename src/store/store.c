@@ -955,3 +955,56 @@ int balai_store_txn_user_reactivate(struct balai_store_txn *t, const char *user_
 {
     return t->st->be->user_reactivate(t->st->db, user_id);
 }
+
+/* ---- op groups ---- */
+
+struct balai_store_group {
+    struct balai_store_op op; /* first: the store hands it back */
+    struct balai_store_op **ops;
+    size_t n, cap;
+};
+
+static int group_apply(struct balai_store_txn *t, struct balai_store_op *op)
+{
+    struct balai_store_group *g = (struct balai_store_group *)op;
+    for (size_t i = 0; i < g->n; i++) {
+        int rc = g->ops[i]->apply ? g->ops[i]->apply(t, g->ops[i]) : BALAI_OK;
+        if (rc < 0)
+            return rc;
+    }
+    return BALAI_OK;
+}
+
+static void group_done(struct balai_store_op *op)
+{
+    struct balai_store_group *g = (struct balai_store_group *)op;
+    for (size_t i = 0; i < g->n; i++) {
+        g->ops[i]->rc = op->rc;
+        if (g->ops[i]->done)
+            g->ops[i]->done(g->ops[i]);
+    }
+    free(g->ops);
+    free(g);
+}
+
+struct balai_store_group *balai_store_group_new(void)
+{
+    struct balai_store_group *g = balai_calloc(1, sizeof(*g));
+    g->op.apply = group_apply;
+    g->op.done = group_done;
+    return g;
+}
+
+void balai_store_group_add(struct balai_store_group *g, struct balai_store_op *op)
+{
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 8;
+        g->ops = balai_realloc(g->ops, g->cap * sizeof(*g->ops));
+    }
+    g->ops[g->n++] = op;
+}
+
+void balai_store_submit_group(struct balai_store *st, struct balai_store_group *g)
+{
+    balai_store_submit(st, &g->op);
+}

@@ -73,6 +73,18 @@ struct balai_store_op {
     struct balai_store_op *next; /* private */
 };
 
+/* A group of ops that commit or fail together: they apply in the order added,
+ * under ONE savepoint, so the first refusal rolls back every one of them.
+ * Then each op's done runs in order with the group's rc. Build it on the
+ * submitting thread; the group frees itself after the last done. */
+struct balai_store_group;
+struct balai_store_group *balai_store_group_new(void);
+/* Adds op (see struct balai_store_op; its next field is not used here). */
+void balai_store_group_add(struct balai_store_group *g, struct balai_store_op *op);
+/* Submits the group as one op (balai_store_submit). An empty group completes
+ * with nothing written. */
+void balai_store_submit_group(struct balai_store *st, struct balai_store_group *g);
+
 typedef void (*balai_store_notify_fn)(void *arg);
 
 /* Starts the writer thread. notify(arg) is called from the writer thread,

@@ -860,6 +860,49 @@ static void test_failing_op_in_batch(void **state)
         assert_int_equal(stats.batch_size_buckets[i], i == 3 ? 1 : 0); /* 5..8 ops */
 }
 
+static void test_group_commits_or_fails_whole(void **state)
+{
+    struct fixture *f = *state;
+    struct user_op ops[5];
+
+    for (int i = 0; i < 5; i++)
+        init_user_op(&ops[i], i);
+    /* a group of three whose last op refuses: none of the three is kept */
+    struct balai_store_group *bad = balai_store_group_new();
+    ops[2].fail = BALAI_EINVAL;
+    for (int i = 0; i < 3; i++)
+        balai_store_group_add(bad, &ops[i].op);
+    /* a good group of two, submitted after it in the same batch */
+    struct balai_store_group *good = balai_store_group_new();
+    for (int i = 3; i < 5; i++)
+        balai_store_group_add(good, &ops[i].op);
+    balai_store_submit_group(f->st, bad);
+    balai_store_submit_group(f->st, good);
+    assert_int_equal(balai_store_writer_start(f->st, notify_cb, f), 0);
+    wait_completed(f, 5);
+    balai_store_writer_stop(f->st);
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(f->rcs[i], BALAI_EINVAL); /* every op hears the group's result */
+    assert_int_equal(f->rcs[3], 0);
+    assert_int_equal(f->rcs[4], 0);
+    assert_int_equal(users_count(f->st), 2);
+    {
+        struct user_find q;
+        assert_false(find_user(f->st, ops[0].user_id, &q));
+        assert_true(find_user(f->st, ops[3].user_id, &q));
+        user_find_release(&q);
+    }
+    /* the refused group's positions vanished with it */
+    assert_int_equal(f->positions[3], 1);
+    assert_int_equal(f->positions[4], 2);
+    /* an empty group completes and writes nothing */
+    balai_store_submit_group(f->st, balai_store_group_new());
+    balai_store_drain_completions(f->st);
+    reopen(f);
+    assert_int_equal(users_count(f->st), 2);
+}
+
 static void test_writer_stop_drains(void **state)
 {
     struct fixture *f = *state;
@@ -910,6 +953,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_schema_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commits_or_fails_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_in_effect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
