@@ -27,6 +27,8 @@
 #define MAX_FIELDS 4
 #define DESCRIBE_MAX 4 /* findings named in an error message */
 
+static int load_held(const struct balai_dlp_held_rec *r, void *arg);
+
 /* ---- settings ---- */
 
 static int add_detector(struct balai_dlp_config *cfg, const char *name, json_t *d, char *err,
@@ -204,9 +206,12 @@ int balai_api_dlp_load(struct balai_app *app)
     d->detectors = json_object();
     d->wordlists = json_object();
     d->suspended = balai_map_new();
+    d->held_answers = balai_map_new();
     rc = balai_store_dlp_settings_each(app->store, load_setting, d);
     if (rc == BALAI_OK)
         rc = balai_store_suspensions_each(app->store, load_suspension, d);
+    if (rc == BALAI_OK)
+        rc = balai_store_dlp_held_each(app->store, NULL, load_held, app);
     if (rc != BALAI_OK)
         return rc;
     rebuild(app);
@@ -230,6 +235,10 @@ void balai_api_dlp_free(struct balai_app *app)
     while (balai_map_next(d->suspended, &it, &k, &kl, &v))
         free(v);
     balai_map_free(d->suspended);
+    it = 0;
+    while (balai_map_next(d->held_answers, &it, &k, &kl, &v))
+        free(v);
+    balai_map_free(d->held_answers);
     balai_dlp_config_free(d->cfg);
     balai_dlp_policy_free(d->policy);
     free(d->rules);
@@ -254,10 +263,10 @@ int balai_api_refuse_suspended(struct balai_http_req *req, const char *user_id)
     json_t *o = json_pack(
         "{s:s, s:s, s:s}", "errcode", "M_USER_SUSPENDED", "error",
         "Your account is suspended: you can log in and read, but you cannot send messages, "
-        "change rooms or react until an administrator lifts the suspension.",
+        "change rooms or your profile, or react until an administrator lifts the suspension.",
         "id.balai.error_id",
         "Akun Anda ditangguhkan: Anda tetap bisa masuk dan membaca, tetapi tidak bisa "
-        "mengirim pesan atau mengubah ruang sampai administrator mencabut penangguhan.");
+        "mengirim pesan, mengubah ruang atau profil sampai administrator mencabut penangguhan.");
     balai_api_json(req, 403, o);
     return 1;
 }
@@ -428,6 +437,7 @@ struct dlp_op {
     char *room_id, *user_id, *label, *action, *outcome, *types, *findings;
     /* hold */
     char *held_id, *type, *held_findings, *event_id;
+    char *txn_device, *txn_id; /* the client's transaction, or NULL */
     char *plain;
     size_t plain_len;
     json_t *answer; /* the 403 body for a held message */
@@ -446,6 +456,8 @@ static void dlp_op_free(struct dlp_op *x)
     free(x->type);
     free(x->held_findings);
     free(x->event_id);
+    free(x->txn_device);
+    free(x->txn_id);
     if (x->plain)
         balai_wipe(x->plain, x->plain_len);
     free(x->plain);
@@ -474,10 +486,26 @@ static int dlp_op_apply(struct balai_store_txn *t, struct balai_store_op *op)
                                        blob,       blen};
         rc = balai_store_txn_dlp_held_add(t, &h);
         free(blob);
+        if (rc == BALAI_OK && x->txn_id) /* the same transaction again: the same answer */
+            rc = balai_store_txn_txn_insert(t, x->user_id, x->txn_device, x->txn_id, x->held_id,
+                                            x->inc.ts);
         if (rc != BALAI_OK)
             return rc;
     }
     return balai_store_txn_dlp_incident_add(t, &x->inc);
+}
+
+/* The key of app->txns (api/app.h). Caller frees. */
+static char *txn_key(const char *user, const char *device, const char *txn)
+{
+    return balai_asprintf("%s\n%s\n%s", user, device, txn);
+}
+
+static void held_answer_put(struct balai_app *app, const char *held_id, json_t *answer)
+{
+    char *text = balai_json_dump(answer, 1, NULL);
+    if (text)
+        free(balai_map_put_str(app->dlp->held_answers, held_id, text));
 }
 
 static void dlp_op_done(struct balai_store_op *op)
@@ -487,8 +515,17 @@ static void dlp_op_done(struct balai_store_op *op)
     if (op->rc != BALAI_OK)
         LOG_ERROR("could not record a DLP %s of %s: %s", x->held_id ? "held message" : "incident",
                   x->user_id, balai_strerror(op->rc));
+    if (x->txn_id) {
+        char *tk = txn_key(x->user_id, x->txn_device, x->txn_id);
+        if (op->rc == BALAI_OK)
+            free(balai_map_put_str(x->app->txns, tk, balai_strdup(x->held_id)));
+        else
+            free(balai_map_del_str(x->app->txns, tk));
+        free(tk);
+    }
     if (x->req) {
         if (op->rc == BALAI_OK) {
+            held_answer_put(x->app, x->held_id, x->answer);
             balai_api_json(x->req, 403, x->answer);
             x->answer = NULL;
         } else {
@@ -688,8 +725,8 @@ static int mask_field(struct field *f)
 }
 
 static void hold(struct balai_http_req *req, struct balai_app *app,
-                 const struct balai_api_dlp_event *e, json_t *content, struct field *fs, size_t nf,
-                 json_t *findings)
+                 const struct balai_api_dlp_event *e, const char *txn_device, const char *txn_id,
+                 json_t *content, struct field *fs, size_t nf, json_t *findings)
 {
     struct dlp_op *x = incident_new(app, e, BALAI_DLP_HOLD, "held", fs, nf);
     char *rnd = balai_random_alnum(20);
@@ -712,12 +749,27 @@ static void hold(struct balai_http_req *req, struct balai_app *app,
         dlp_op_free(x);
         return;
     }
+    if (txn_device && txn_id) {
+        /* "" marks the transaction in flight: a duplicate now is asked to retry */
+        char *tk = txn_key(e->sender, txn_device, txn_id);
+        free(balai_map_put_str(app->txns, tk, balai_strdup("")));
+        free(tk);
+        x->txn_device = balai_strdup(txn_device);
+        x->txn_id = balai_strdup(txn_id);
+    }
     balai_store_submit(app->store, &x->op);
 }
 
 int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_event *e,
                         json_t *content, json_t **masked_findings,
                         struct balai_api_dlp_pending **pending)
+{
+    return balai_api_dlp_check_txn(req, e, NULL, NULL, content, masked_findings, pending);
+}
+
+int balai_api_dlp_check_txn(struct balai_http_req *req, const struct balai_api_dlp_event *e,
+                            const char *txn_device, const char *txn_id, json_t *content,
+                            json_t **masked_findings, struct balai_api_dlp_pending **pending)
 {
     struct balai_app *app = balai_api_app(req);
     struct balai_api_dlp *d = app->dlp;
@@ -833,7 +885,7 @@ int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_e
         balai_api_json(req, 403, error_body(action, e->label, findings));
         answered = 1;
     } else if (action == BALAI_DLP_HOLD) {
-        hold(req, app, e, content, fs, nf, findings);
+        hold(req, app, e, txn_device, txn_id, content, fs, nf, findings);
         json_decref(findings);
         return 1; /* the incident rides with the held message */
     }
@@ -861,4 +913,54 @@ void balai_api_dlp_pending_done(struct balai_app *app, struct balai_api_dlp_pend
     x->event_id = balai_strdup(event_id);
     x->inc.event_id = x->event_id;
     balai_store_submit(app->store, &x->op);
+}
+
+/* ---- a held message's transaction sent again ---- */
+
+/* At start: the answer of every message still held (held id -> 403 body). */
+static int load_held(const struct balai_dlp_held_rec *r, void *arg)
+{
+    struct balai_app *app = arg;
+    json_t *findings = r->findings ? json_loads(r->findings, 0, NULL) : NULL;
+    /* incidents and held rows record a direct message's missing label as "direct" */
+    const char *label = r->label && strcmp(r->label, "direct") != 0 ? r->label : NULL;
+
+    if (!json_is_array(findings)) {
+        json_decref(findings);
+        findings = json_array();
+    }
+    json_t *answer = error_body(BALAI_DLP_HOLD, label, findings);
+    if (answer) {
+        json_object_set_new(answer, "id.balai.held_id", json_string(r->held_id));
+        held_answer_put(app, r->held_id, answer);
+    }
+    json_decref(answer);
+    json_decref(findings);
+    return 0;
+}
+
+int balai_api_dlp_held_answered(struct balai_http_req *req, const char *user_id,
+                                const char *device_id, const char *txn_id)
+{
+    struct balai_app *app = balai_api_app(req);
+
+    if (!app->dlp || strlen(txn_id) > 255)
+        return 0; /* balai_api_txn_answered answers a too long id */
+    char *tk = txn_key(user_id, device_id, txn_id);
+    const char *held_id = balai_map_get_str(app->txns, tk);
+    free(tk);
+    if (!held_id || strncmp(held_id, "h_", 2) != 0)
+        return 0; /* not held: an event id, "" (in flight) or nothing */
+    const char *text = balai_map_get_str(app->dlp->held_answers, held_id);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    if (!o) /* released or deleted since the last start */
+        o = json_pack("{s:s, s:s, s:s, s:s}", "errcode", "ID.BALAI.DLP_HELD", "error",
+                      "This message was held for review by a moderator; sending it again does "
+                      "not send it.",
+                      "id.balai.error_id",
+                      "Pesan ini ditahan untuk ditinjau moderator; mengirimnya lagi tidak "
+                      "mengirimkannya.",
+                      "id.balai.held_id", held_id);
+    balai_api_json(req, 403, o);
+    return 1;
 }

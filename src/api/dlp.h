@@ -36,7 +36,16 @@
  *   without a second DLP check) or deletes them.
  *
  *   SUSPENSION: a suspended user can log in and read; every write answers
- *   403 M_USER_SUSPENDED (balai_api_refuse_suspended).
+ *   403 M_USER_SUSPENDED (balai_api_refuse_suspended): messages, state (also
+ *   org metadata and archiving), redactions, typing, createRoom, joins,
+ *   invites/kicks/bans, aliases, the room directory, profile changes and a
+ *   presence status text. Reading stays allowed (receipts, read markers),
+ *   and so does leaving a room.
+ *
+ *   A HELD message's client transaction (user, device, txn id) is stored
+ *   with the held id in the transaction table: the same transaction again
+ *   answers the same DLP_HELD (balai_api_dlp_held_answered), also after a
+ *   restart, without a second queue entry.
  *
  * Loop thread only, unless a comment says otherwise. */
 #ifndef BALAI_API_DLP_H
@@ -66,6 +75,7 @@ struct balai_api_dlp {
     json_t *detectors;               /* name -> {name, pattern | keywords, category} */
     json_t *wordlists;               /* name -> {name, action, words} */
     struct balai_map *suspended;     /* user id -> (char *) actor */
+    struct balai_map *held_answers;  /* held id -> (char *) its sender's 403 body (JSON) */
 };
 
 /* ---- life cycle ---- */
@@ -114,6 +124,18 @@ struct balai_api_dlp_pending;
 int balai_api_dlp_check(struct balai_http_req *req, const struct balai_api_dlp_event *e,
                         json_t *content, json_t **masked_findings,
                         struct balai_api_dlp_pending **pending);
+/* balai_api_dlp_check for a send with a client transaction id: a message
+ * it holds records (device_id, txn_id) of e->sender with the held id in the
+ * transaction table (durable, like a sent event's), so the same
+ * transaction sent again is answered by balai_api_dlp_held_answered. */
+int balai_api_dlp_check_txn(struct balai_http_req *req, const struct balai_api_dlp_event *e,
+                            const char *device_id, const char *txn_id, json_t *content,
+                            json_t **masked_findings, struct balai_api_dlp_pending **pending);
+/* Call before balai_api_txn_answered (api/events.h): when (user_id,
+ * device_id, txn_id) is a held message's transaction, answers the same 403
+ * ID.BALAI.DLP_HELD again (no second queue entry) and returns 1; else 0. */
+int balai_api_dlp_held_answered(struct balai_http_req *req, const char *user_id,
+                                const char *device_id, const char *txn_id);
 /* Records the pending incident with the stored event's id, or discards it
  * when event_id is NULL (the event was not written). NULL-safe. */
 void balai_api_dlp_pending_done(struct balai_app *app, struct balai_api_dlp_pending *p,

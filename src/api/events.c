@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "api/gov_hooks.h"
 #include "api/relations.h"
@@ -528,6 +529,13 @@ int balai_api_txn_answered(struct balai_http_req *req, const char *user_id, cons
     char *key = txn_key(user_id, device_id, txn_id);
     const char *done = balai_map_get_str(app->txns, key);
     free(key);
+    if (done && strncmp(done, "h_", 2) == 0) {
+        /* the transaction of a message held for review (api/dlp.h) */
+        if (!balai_api_dlp_held_answered(req, user_id, device_id, txn_id))
+            balai_api_error(req, 403, "ID.BALAI.DLP_HELD",
+                            "This transaction's message is held for review by a moderator");
+        return 1;
+    }
     if (done && *done) {
         balai_api_json(req, 200, json_pack("{s:s}", "event_id", done));
         return 1;

@@ -9,6 +9,7 @@
 #include "api/audit.h"
 #include "api/common.h"
 #include "api/directory.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "api/org_rooms.h"
 #include "api/stewardship.h"
@@ -670,7 +671,9 @@ static void put_room(struct balai_http_req *req)
         {"rules", BALAI_ROOM_RULES, "text"},
     };
 
-    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0)
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        balai_api_body(req, 0, &body) < 0)
         goto out;
     struct balai_room *room = org_room(req);
     if (!room)
@@ -744,7 +747,9 @@ static void client_archive(struct balai_http_req *req)
     struct balai_app *app = balai_api_app(req);
     struct balai_session *s;
     json_t *body = NULL;
-    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 1, &body) < 0)
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        balai_api_body(req, 1, &body) < 0)
         goto out;
     struct balai_room *room = org_room(req);
     if (!room)

@@ -285,6 +285,49 @@ describe('data-loss prevention', () => {
             assertError(await req('GET', `${D}/held`, tok.alice), 403, 'M_FORBIDDEN');
             assertError(await req('POST', `${D}/held/x/release`, tok.alice, {}), 403, 'M_FORBIDDEN');
         });
+
+        it('the same transaction sent again: the same DLP_HELD, one queue entry, also after a restart', T, async () => {
+            await setPolicy('confidential.health=hold');
+            const login = async () => (await srv.login('alice', undefined, { device_id: 'HOLDTXN' })).access_token;
+            let t = await login();
+            const id = txn();
+            const put = (token, tid = id) =>
+                req('PUT', `${C}/rooms/${enc(rooms.confidential)}/send/m.room.message/${tid}`, token, text(`ulang BPJS ${BPJS} lagi`));
+            const mine = async () =>
+                assertOk(await req('GET', `${D}/held`, tok.comp)).held.filter((x) => x.room_id === rooms.confidential);
+            const r1 = await put(t);
+            assertError(r1, 403, 'ID.BALAI.DLP_HELD');
+            const held = r1.json['id.balai.held_id'];
+            assert.ok(held);
+            const r2 = await put(t);
+            assertError(r2, 403, 'ID.BALAI.DLP_HELD');
+            assert.deepEqual(r2.json, r1.json);
+            assert.deepEqual((await mine()).map((x) => x.held_id), [held]);
+            // the transaction id belongs to the device: another device's is another message
+            const other = await put(tok.alice);
+            assertError(other, 403, 'ID.BALAI.DLP_HELD');
+            assert.notEqual(other.json['id.balai.held_id'], held);
+            assert.equal((await mine()).length, 2);
+            await srv.restart();
+            for (const u of ['root', 'alice', 'comp', 'mod']) tok[u] = (await srv.login(u)).access_token;
+            t = await login();
+            const r3 = await put(t);
+            assertError(r3, 403, 'ID.BALAI.DLP_HELD');
+            assert.deepEqual(r3.json, r1.json);
+            assert.equal((await mine()).length, 2);
+            // the held transaction id reused for a redaction is not taken for an event id
+            const red = await req('PUT', `${C}/rooms/${enc(rooms.confidential)}/redact/${enc('$whatever')}/${id}`, t, {});
+            assertError(red, 403, 'ID.BALAI.DLP_HELD');
+            // released, the retry still answers the hold (and sends nothing twice)
+            const rel = assertOk(await req('POST', `${D}/held/${held}/release`, tok.mod, {}));
+            const r4 = await put(t);
+            assertError(r4, 403, 'ID.BALAI.DLP_HELD');
+            assert.equal(r4.json['id.balai.held_id'], held);
+            const msgs = assertOk(await req('GET', `${C}/rooms/${enc(rooms.confidential)}/messages?dir=b&limit=50`, tok.alice));
+            assert.equal(msgs.chunk.filter((e) => e.event_id === rel.event_id || (e.content?.body || '').includes('ulang BPJS')).length, 1);
+            assertOk(await req('DELETE', `${D}/held/${other.json['id.balai.held_id']}`, tok.comp));
+            await setPolicy('');
+        });
     });
 
     describe('incidents', () => {

@@ -142,6 +142,39 @@ describe('moderation', () => {
             await auditUntil(`?action=moderation.suspend&target=${enc(srv.userId('bob'))}`, (x) => x.length >= 1);
         });
 
+        it('suspended: profile, every room-changing path and status text refused; receipts allowed', T, async () => {
+            const bob = srv.userId('bob');
+            const S = 'M_USER_SUSPENDED';
+            const before = assertOk(await req('GET', `${C}/profile/${enc(bob)}/displayname`, tok.bob)).displayname;
+            assertError(await req('PUT', `${C}/profile/${enc(bob)}/displayname`, tok.bob, { displayname: 'Bob Baru' }), 403, S);
+            assertError(await req('PUT', `${C}/profile/${enc(bob)}/avatar_url`, tok.bob, { avatar_url: 'mxc://balai.test/abc' }), 403, S);
+            assert.equal(assertOk(await req('GET', `${C}/profile/${enc(bob)}/displayname`, tok.bob)).displayname, before);
+            // state: with a state key, and the trailing-slash form
+            assertError(await req('PUT', `${C}/rooms/${enc(room)}/state/m.room.name/`, tok.bob, { name: 'x' }), 403, S);
+            assertError(await req('PUT', `${C}/rooms/${enc(room)}/state/org.example.x/kunci`, tok.bob, { a: 1 }), 403, S);
+            // membership of others, joining, aliases, the room directory, org metadata and archiving
+            assertError(await req('POST', `${C}/rooms/${enc(room)}/invite`, tok.bob, { user_id: srv.userId('carol') }), 403, S);
+            assertError(await req('POST', `${C}/rooms/${enc(room)}/kick`, tok.bob, { user_id: srv.userId('alice') }), 403, S);
+            const other = assertOk(await req('POST', `${C}/createRoom`, tok.carol, { preset: 'public_chat' })).room_id;
+            assertError(await req('POST', `${C}/join/${enc(other)}`, tok.bob, {}), 403, S);
+            assertError(await req('PUT', `${C}/directory/room/${enc('#bob:balai.test')}`, tok.bob, { room_id: room }), 403, S);
+            assertOk(await req('PUT', `${C}/directory/room/${enc('#umum:balai.test')}`, tok.alice, { room_id: room }));
+            assertError(await req('DELETE', `${C}/directory/room/${enc('#umum:balai.test')}`, tok.bob), 403, S);
+            assertError(await req('PUT', `${C}/directory/list/room/${enc(room)}`, tok.bob, { visibility: 'public' }), 403, S);
+            assertError(await req('PUT', `/_balai/client/v1/rooms/${enc(room)}`, tok.bob, { purpose: 'x' }), 403, S);
+            assertError(await req('POST', `/_balai/client/v1/rooms/${enc(room)}/archive`, tok.bob, {}), 403, S);
+            // typing is refused; presence without text is not, a status text is
+            assertError(await req('PUT', `${C}/rooms/${enc(room)}/typing/${enc(bob)}`, tok.bob, { typing: false }), 403, S);
+            assertOk(await req('PUT', `${C}/presence/${enc(bob)}/status`, tok.bob, { presence: 'online' }));
+            assertError(await req('PUT', `${C}/presence/${enc(bob)}/status`, tok.bob, { presence: 'online', status_msg: 'hubungi saya' }), 403, S);
+            // reading: receipts and read markers
+            assertOk(await req('POST', `${C}/rooms/${enc(room)}/receipt/m.read/${enc(msg2)}`, tok.bob, {}));
+            assertOk(await req('POST', `${C}/rooms/${enc(room)}/read_markers`, tok.bob, { 'm.fully_read': msg2, 'm.read': msg2 }));
+            // still a member of the room
+            const m = assertOk(await req('GET', `${C}/rooms/${enc(room)}/state/m.room.member/${enc(bob)}`, tok.alice));
+            assert.equal(m.membership, 'join');
+        });
+
         it('durable across a restart; lifting it lets the user write again', T, async () => {
             await srv.restart();
             for (const u of ['root', 'alice', 'bob', 'mod']) tok[u] = (await srv.login(u)).access_token;

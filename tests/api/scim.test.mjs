@@ -242,6 +242,48 @@ describe('SCIM provisioning', () => {
             assert.ok(a.entries.some((e) => e.action === 'scim.user.reactivate'));
         });
 
+        it('deactivate, reactivate, deactivate again: rooms left and a second record each time', T, async () => {
+            const uid = '@yanti:balai.test';
+            const enc = encodeURIComponent(uid);
+            const C = '/_matrix/client/v3';
+            const id = scimOk(await scim('POST', '/Users', okta.token, { schemas: [USER], userName: 'yanti@rs.example' }), 201).id;
+            const active = (on) =>
+                scim('PATCH', `/Users/${id}`, okta.token, { schemas: [PATCHOP], Operations: [{ op: 'replace', value: { active: on } }] });
+            const room = assertOk(await srv.request('POST', `${C}/createRoom`, { token: alice, body: { preset: 'public_chat', name: 'Rehire' } })).room_id;
+            const member = async () => {
+                const r = await srv.request('GET', `${C}/rooms/${encodeURIComponent(room)}/state/m.room.member/${enc}`, { token: alice });
+                return r.status === 200 ? r.json.membership : null;
+            };
+            // provisioned, given a password, joins
+            assertOk(await admin('POST', `/users/${enc}/password`, { password: 'yanti password 1' }));
+            let tok = (await srv.login('yanti', 'yanti password 1')).access_token;
+            assertOk(await srv.request('POST', `${C}/join/${encodeURIComponent(room)}`, { token: tok, body: {} }));
+            assert.equal(await member(), 'join');
+            // off: removed from the room, token revoked, a record
+            assert.equal(scimOk(await active(false)).active, false);
+            assert.equal(await member(), 'leave');
+            assertError(await srv.request('GET', `${C}/account/whoami`, { token: tok }), 401, 'M_UNKNOWN_TOKEN');
+            const rec1 = assertOk(await admin('GET', `/users/${enc}/offboarding`));
+            assert.ok(rec1.rooms_left.some((x) => x.room_id === room));
+            // on again: a password from an admin, log in, rejoin
+            assert.equal(scimOk(await active(true)).active, true);
+            assertOk(await admin('POST', `/users/${enc}/password`, { password: 'yanti password 2' }));
+            tok = (await srv.login('yanti', 'yanti password 2')).access_token;
+            assertOk(await srv.request('POST', `${C}/join/${encodeURIComponent(room)}`, { token: tok, body: {} }));
+            assert.equal(await member(), 'join');
+            // off again: removed again, and a second record
+            assert.equal(scimOk(await active(false)).active, false);
+            assert.equal(await member(), 'leave');
+            assertError(await srv.request('GET', `${C}/account/whoami`, { token: tok }), 401, 'M_UNKNOWN_TOKEN');
+            assertError(await srv.loginRaw('yanti', 'yanti password 2'), 403);
+            const rec2 = assertOk(await admin('GET', `/users/${enc}/offboarding`));
+            assert.notDeepEqual(rec2, rec1);
+            assert.ok(rec2.started_ts >= rec1.completed_ts);
+            assert.ok(rec2.rooms_left.some((x) => x.room_id === room));
+            const a = assertOk(await admin('GET', `/audit?action=user.offboard&target=${enc}&limit=50`));
+            assert.equal(a.entries.length, 2);
+        });
+
         it('a userName whose localpart is taken gets a suffix', T, async () => {
             const c = await srv.cli(['user', 'add', 'wati', '--password-stdin'], { input: 'wati password 123\n' });
             assert.equal(c.code, 0, c.stderr);

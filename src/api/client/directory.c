@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "core/accounts.h"
 #include "core/ids.h"
 #include "core/auth.h"
@@ -137,7 +138,9 @@ static void put_alias(struct balai_http_req *req)
     json_t *body = NULL;
     const char *alias = req->params[0], *room_id;
 
-    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0 ||
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        balai_api_body(req, 0, &body) < 0 ||
         balai_api_str(req, body, "room_id", 1, &room_id) < 0 || check_alias(req, alias) < 0)
         goto out;
     if (!balai_id_room_ok(room_id)) {
@@ -200,7 +203,9 @@ static void delete_alias(struct balai_http_req *req)
     struct balai_session *s;
     const char *alias = req->params[0], *creator = NULL;
 
-    if (balai_api_auth(req, &s) < 0 || check_alias(req, alias) < 0)
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        check_alias(req, alias) < 0)
         return;
     const char *room_id = balai_rooms_alias_get(app->rooms, alias, &creator);
     if (!room_id) {

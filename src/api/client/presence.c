@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/presence.h"
 #include "core/accounts.h"
 
@@ -69,6 +70,9 @@ static void put_status(struct balai_http_req *req)
         goto out;
     }
     const char *msg = json_string_value(mv);
+    /* a suspended user may still come and go, but writes no status text */
+    if (msg && *msg && balai_api_refuse_suspended(req, me)) /* api/dlp.h */
+        goto out;
     if (msg && strlen(msg) > BALAI_PRESENCE_STATUS_MAX) {
         balai_api_error(req, 400, "M_INVALID_PARAM", "'status_msg' is at most %d bytes",
                         BALAI_PRESENCE_STATUS_MAX);

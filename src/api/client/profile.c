@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/events.h"
 #include "core/accounts.h"
 #include "core/event.h"
@@ -171,6 +172,9 @@ static void put_field(struct balai_http_req *req, enum field f)
         balai_api_error(req, 403, "M_FORBIDDEN", "You can only change your own profile");
         goto out;
     }
+    /* a profile change writes a member event in every joined room */
+    if (balai_api_refuse_suspended(req, s->device->user->user_id)) /* api/dlp.h */
+        goto out;
     v = json_object_get(body, field_names[f]);
     if (!v) {
         balai_api_error(req, 400, "M_MISSING_PARAM", "Missing '%s'", field_names[f]);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "api/dlp.h"
 #include "api/room_directory.h"
 #include "core/accounts.h"
 #include "core/auth.h"
@@ -120,7 +121,9 @@ static void put_visibility(struct balai_http_req *req)
     json_t *body = NULL;
     const char *vis;
 
-    if (balai_api_auth(req, &s) < 0 || balai_api_body(req, 0, &body) < 0 ||
+    if (balai_api_auth(req, &s) < 0 ||
+        balai_api_refuse_suspended(req, s->device->user->user_id) /* api/dlp.h */ ||
+        balai_api_body(req, 0, &body) < 0 ||
         balai_api_str(req, body, "visibility", 1, &vis) < 0 || !(room = path_room(req)))
         goto out;
     if (strcmp(vis, "public") != 0 && strcmp(vis, "private") != 0) {

@@ -90,7 +90,8 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
     struct balai_room *room = room_of(req, room_id);
     if (!room)
         goto out;
-    if (txn && balai_api_txn_answered(req, user_id, s->device->device_id, txn))
+    if (txn && (balai_api_dlp_held_answered(req, user_id, s->device->device_id, txn) ||
+                balai_api_txn_answered(req, user_id, s->device->device_id, txn)))
         goto out;
     if (balai_api_body(req, 1, &body) < 0)
         goto out;
@@ -101,7 +102,8 @@ static void write_one(struct balai_http_req *req, struct balai_session *s, const
                                      .type = type,
                                      .state_key = state_key,
                                      .can_hold = 1};
-    if (balai_api_dlp_check(req, &de, body, &masked, &pending))
+    if (balai_api_dlp_check_txn(req, &de, txn ? s->device->device_id : NULL, txn, body, &masked,
+                                &pending))
         goto out;
     w = balai_api_write_new(app, room);
     int rc = balai_api_event_add(w, user_id, type, state_key, body, reason, sizeof(reason));
