@@ -811,6 +811,23 @@ void balai_api_org_rooms_free(struct balai_app *app)
     app->org_rooms = NULL;
 }
 
+/* GET /_balai/client/v1/room_labels: the classification labels rooms may
+ * carry, in the configured order, and the default for new rooms. */
+static void get_labels(struct balai_http_req *req)
+{
+    struct balai_app *app = balai_api_app(req);
+    struct balai_session *s;
+    if (balai_api_auth(req, &s) < 0)
+        return;
+    const struct balai_api_org_rooms *o = app->org_rooms;
+    json_t *labels = json_array();
+    for (size_t i = 0; o && i < o->nlabels; i++)
+        json_array_append_new(labels, json_string(o->labels[i]));
+    balai_api_json(
+        req, 200,
+        json_pack("{s:o, s:s}", "labels", labels, "default", app->cfg->rooms_default_label));
+}
+
 int balai_api_org_rooms_routes(struct balai_app *app)
 {
     int rc = 0;
@@ -819,6 +836,7 @@ int balai_api_org_rooms_routes(struct balai_app *app)
         parse_labels(app->org_rooms, app->cfg->rooms_labels);
         app->org_rooms->departing = balai_map_new();
     }
+    rc |= balai_api_route(app, BALAI_HTTP_GET, "/_balai/client/v1/room_labels", get_labels, 0);
     rc |= balai_api_route(app, BALAI_HTTP_GET, "/_balai/client/v1/rooms/{roomId}", get_room, 0);
     rc |= balai_api_route(app, BALAI_HTTP_PUT, "/_balai/client/v1/rooms/{roomId}", put_room, 0);
     rc |= balai_api_route(app, BALAI_HTTP_POST, "/_balai/client/v1/rooms/{roomId}/archive",

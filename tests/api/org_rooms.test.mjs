@@ -470,6 +470,10 @@ describe('room creation policy', () => {
             assert.match(e.error, /use one of green, amber, red/);
             const r = await newRoom(srv, t, { 'id.balai.room': { purpose: 'p' } });
             assert.equal(assertOk(await srv.request('GET', `${O}/rooms/${enc(r)}`, { token: t })).classification, 'amber');
+            // clients read the configured labels to offer them
+            const l = assertOk(await srv.request('GET', `${O}/room_labels`, { token: t }));
+            assert.deepEqual(l, { labels: ['green', 'amber', 'red'], default: 'amber' });
+            assertError(await srv.request('GET', `${O}/room_labels`), 401, 'M_MISSING_TOKEN');
         });
         it('a default label outside the labels is refused at start', T, async () => {
             const c = await srv.cli(['rooms', 'list'], { env: { BALAI_ROOMS_DEFAULT_LABEL: 'purple' } });

@@ -1,6 +1,7 @@
 // admin.tsx: the admin console (a separate chunk). Each section is shown to
 // the org roles that may use it (docs/directory.md, roles table): People
-// (the directory, CSV import with a dry run) and the audit trail viewer.
+// (the directory, CSV import with a dry run), Rooms, membership Rules
+// (rules.tsx), Compliance and the audit trail viewer.
 import { useEffect, useState } from 'preact/hooks';
 import { Dialog, labelClass } from './chat';
 import { Compliance } from './compliance';
@@ -8,6 +9,7 @@ import { Dashboard } from './dashboard';
 import { t } from './i18n';
 import { MatrixError, localpart } from './matrix';
 import { linkClick } from './router';
+import { Rules } from './rules';
 import type { Store } from './store';
 
 const ADMIN = '/_balai/admin/v1';
@@ -31,6 +33,7 @@ export function Admin({ store, section }: { store: Store; section?: string }) {
         a.dashboard && { id: 'dashboard', label: t('admin.dashboard') },
         a.people && { id: 'people', label: t('admin.people') },
         a.rooms && { id: 'rooms', label: t('admin.rooms') },
+        a.rules && { id: 'rules', label: t('admin.rules') },
         (a.incidents || a.held || a.reports) && { id: 'compliance', label: t('admin.compliance') },
         a.audit && { id: 'audit', label: t('admin.audit') },
     ].filter(Boolean) as { id: string; label: string }[];
@@ -59,6 +62,7 @@ export function Admin({ store, section }: { store: Store; section?: string }) {
                 {active.id === 'dashboard' && <Dashboard store={store} />}
                 {active.id === 'people' && <People store={store} canImport={a.import} canOffboard={a.offboard} canCreate={a.create} />}
                 {active.id === 'rooms' && <RoomsInventory store={store} />}
+                {active.id === 'rules' && <Rules store={store} canWrite={a.rulesWrite} />}
                 {active.id === 'compliance' && <Compliance store={store} access={a} />}
                 {active.id === 'audit' && <Audit store={store} />}
             </div>

@@ -4,6 +4,7 @@
 import { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { DlpDialog, DmDialog, RoomList, RoomView, ThreadPanel } from './chat';
+import { NewRoomDialog } from './rooms';
 import { useLang, useRoute, useStore } from './hooks';
 import { lang, setLang, t } from './i18n';
 import { Client, MatrixError, NetworkError, localpart } from './matrix';
@@ -195,6 +196,7 @@ function Shell({ store }: { store: Store }) {
     useStore(store);
     const route = current();
     const [dm, setDm] = useState(false);
+    const [newRoom, setNewRoom] = useState(false);
     const showAdmin = !!store.admin && Object.entries(store.admin).some(([k, v]) => k !== 'role' && v === true);
 
     let body;
@@ -205,7 +207,7 @@ function Shell({ store }: { store: Store }) {
         const threadId = route.name === 'rooms' ? route.threadId : undefined;
         body = (
             <div class={`chat${room ? ' has-room' : ''}${room && threadId ? ' has-thread' : ''}`}>
-                <RoomList store={store} activeId={room?.id} onNewDm={() => setDm(true)} />
+                <RoomList store={store} activeId={room?.id} onNewDm={() => setDm(true)} onNewRoom={() => setNewRoom(true)} />
                 {room ? (
                     <RoomView store={store} room={room} threadId={threadId} />
                 ) : (
@@ -234,6 +236,7 @@ function Shell({ store }: { store: Store }) {
             <OfflineBanner store={store} />
             <main class="content">{body}</main>
             {dm && <DmDialog store={store} onClose={() => setDm(false)} />}
+            {newRoom && <NewRoomDialog store={store} onClose={() => setNewRoom(false)} />}
             <DlpDialog store={store} />
             <Toast store={store} />
         </div>

@@ -1,18 +1,20 @@
 // chat.tsx: the employee screens: room list, room (header, timeline,
-// composer), thread panel, new-DM search, and the DLP dialog.
+// composer), thread panel, new-DM search, and the DLP dialog. Group rooms
+// (new room, invite, leave) are in rooms.tsx.
 import { ComponentChildren, JSX } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Key, locale, t } from './i18n';
 import { MatrixEvent, Person } from './matrix';
 import { linkClick, navigate, roomPath } from './router';
 import { ANNOUNCEMENT, DlpFinding, MANDATORY, Pending, Room, Store, relation, threadOf } from './store';
+import { InviteDialog, LeaveDialog } from './rooms';
 import { Linkified, stripReplyFallback } from './text';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
 // ---- room list ----
 
-export function RoomList({ store, activeId, onNewDm }: { store: Store; activeId?: string; onNewDm: () => void }) {
+export function RoomList({ store, activeId, onNewDm, onNewRoom }: { store: Store; activeId?: string; onNewDm: () => void; onNewRoom: () => void }) {
     const [filter, setFilter] = useState('');
     const rooms = store.sortedRooms().filter((r) => !filter || store.roomName(r).toLowerCase().includes(filter.toLowerCase()));
     const invites = rooms.filter((r) => r.membership === 'invite');
@@ -21,9 +23,14 @@ export function RoomList({ store, activeId, onNewDm }: { store: Store; activeId?
         <nav class="room-list" aria-label={t('rooms.title')}>
             <div class="room-list-head">
                 <h2>{t('rooms.title')}</h2>
-                <button class="btn primary" onClick={onNewDm}>
-                    {t('rooms.new_dm')}
-                </button>
+                <span class="row-tight">
+                    <button class="btn small" onClick={onNewRoom}>
+                        {t('rooms.new_room')}
+                    </button>
+                    <button class="btn primary small" onClick={onNewDm}>
+                        {t('rooms.new_dm')}
+                    </button>
+                </span>
             </div>
             <input
                 class="input filter"
@@ -567,6 +574,7 @@ export function RoomView({ store, room, threadId }: { store: Store; room: Room; 
     const [replyTo, setReplyTo] = useState<MatrixEvent | undefined>();
     const [editing, setEditing] = useState<MatrixEvent | undefined>();
     const [showRules, setShowRules] = useState(false);
+    const [dialog, setDialog] = useState<'invite' | 'leave' | null>(null);
     const label = store.classification(room);
     const rules = store.rules(room);
     const members = room.joinedCount || store.members(room).length;
@@ -575,6 +583,7 @@ export function RoomView({ store, room, threadId }: { store: Store; room: Room; 
         setReplyTo(undefined);
         setEditing(undefined);
         setShowRules(false);
+        setDialog(null);
     }, [room.id]);
 
     // read receipts while the room is on screen
@@ -619,7 +628,17 @@ export function RoomView({ store, room, threadId }: { store: Store; room: Room; 
                         {showRules ? t('room.rules_hide') : t('room.rules')}
                     </button>
                 )}
+                {!store.isDirect(room) && (
+                    <button class="btn small" onClick={() => setDialog('invite')}>
+                        {t('room.invite')}
+                    </button>
+                )}
+                <button class="btn small" onClick={() => setDialog('leave')}>
+                    {t('room.leave')}
+                </button>
             </header>
+            {dialog === 'invite' && <InviteDialog store={store} room={room} onClose={() => setDialog(null)} />}
+            {dialog === 'leave' && <LeaveDialog store={store} room={room} onClose={() => setDialog(null)} />}
             {label && (
                 <div class={`classification-banner ${labelClass(label)}`} role="note">
                     {t('room.classification', { label })}
@@ -710,7 +729,7 @@ export function Dialog({ title, onClose, children, role = 'dialog' }: { title: s
                 onKeyDown={(e) => {
                     if (e.key === 'Escape') onClose();
                     if (e.key === 'Tab') {
-                        const f = [...(ref.current?.querySelectorAll<HTMLElement>('input, button, a[href], textarea') ?? [])].filter((x) => !x.hasAttribute('disabled'));
+                        const f = [...(ref.current?.querySelectorAll<HTMLElement>('input, button, a[href], textarea, select') ?? [])].filter((x) => !x.hasAttribute('disabled'));
                         if (f.length === 0) return;
                         const i = f.indexOf(document.activeElement as HTMLElement);
                         if (e.shiftKey && i <= 0) {

@@ -87,6 +87,8 @@ export interface AdminAccess {
     offboard: boolean;
     create: boolean;
     rooms: boolean;
+    rules: boolean;
+    rulesWrite: boolean;
     audit: boolean;
     dashboard: boolean;
     incidents: boolean;
@@ -850,6 +852,8 @@ export class Store {
             offboard: role !== null && ['owner', 'admin', 'hr'].includes(role),
             rooms: role !== null && ['owner', 'admin', 'compliance'].includes(role),
             create: role !== null && ['owner', 'admin'].includes(role),
+            rules: role !== null && ['owner', 'admin', 'hr', 'compliance'].includes(role),
+            rulesWrite: role !== null && ['owner', 'admin'].includes(role),
             audit: role !== null && ['owner', 'compliance'].includes(role),
             dashboard: role !== null && ['owner', 'admin', 'compliance'].includes(role),
             incidents: role !== null && ['owner', 'compliance'].includes(role),
