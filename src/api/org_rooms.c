@@ -12,6 +12,7 @@
 #include "api/dlp.h"
 #include "api/events.h"
 #include "api/org_rooms.h"
+#include "api/rules.h"
 #include "api/stewardship.h"
 #include "core/accounts.h"
 #include "core/auth.h"
@@ -581,7 +582,13 @@ static void get_room(struct balai_http_req *req)
     room = org_room(req);
     if (!room)
         return;
-    balai_api_json(req, 200, balai_api_org_rooms_json(app, room, balai_now_ms(), 0));
+    json_t *o = balai_api_org_rooms_json(app, room, balai_now_ms(), 0);
+    /* whether a membership rule keeps the caller in this room */
+    const char *rule = balai_api_rules_mandatory(app, me, balai_room_id(room));
+    json_object_set_new(o, "mandatory", json_boolean(rule != NULL));
+    if (rule)
+        json_object_set_new(o, "mandatory_rule", json_string(rule));
+    balai_api_json(req, 200, o);
 }
 
 static void admin_get_room(struct balai_http_req *req)

@@ -601,6 +601,22 @@ void balai_api_rules_forget_user(struct balai_app *app, const char *user_id)
 
 /* ---- hooks on the event path ---- */
 
+const char *balai_api_rules_mandatory(struct balai_app *app, const char *user_id,
+                                      const char *room_id)
+{
+    struct balai_api_rules *ar = app->rules;
+    struct balai_gov_rule_subject s;
+    struct groups g;
+    struct balai_user *u = ar ? balai_accounts_user(app->accounts, user_id) : NULL;
+    if (!u)
+        return NULL;
+    subject_of(app, ar->rs, u, &s, &g);
+    const struct balai_gov_rule *r =
+        balai_gov_rules_mandating(ar->rs, app->directory->dir, &s, room_id);
+    free(g.v);
+    return r ? r->name : NULL;
+}
+
 int balai_api_rules_check_member(struct balai_app *app, struct balai_room *room,
                                  const struct balai_state_lookup *view, const char *sender,
                                  const char *state_key, const json_t *content, char *reason,

@@ -82,6 +82,11 @@ void balai_api_rules_forget_user(struct balai_app *app, const char *user_id);
 /* People queued plus writes in flight (0 when everything is applied). */
 size_t balai_api_rules_pending(struct balai_app *app);
 
+/* The name of the rule that makes room_id mandatory for user_id (borrowed,
+ * valid until the rules change), or NULL. */
+const char *balai_api_rules_mandatory(struct balai_app *app, const char *user_id,
+                                      const char *room_id);
+
 /* before_persist for m.room.member events (api/gov_hooks.c): refuses
  * leaving a mandatory room, and kicks or bans of its mandatory members by
  * people who may not (see MANDATORY). BALAI_OK or BALAI_EFORBIDDEN with a

@@ -183,6 +183,10 @@ describe('membership rules', () => {
             const e = assertError(await req('POST', `${C}/rooms/${enc(room.icu)}/leave`, tok.alice, {}), 403, 'M_FORBIDDEN');
             assert.match(e.error, /membership rule 'ICU staff'/);
             assert.ok(await joined('icu', 'alice'));
+            // clients can show the marker: the org room API says the room is mandatory for her
+            const info = assertOk(await req('GET', `/_balai/client/v1/rooms/${enc(room.icu)}`, tok.alice));
+            assert.equal(info.mandatory, true);
+            assert.equal(info.mandatory_rule, 'ICU staff');
             // bob, an ordinary member made moderator (50) in the room, may not kick alice
             const pl = assertOk(await req('GET', `${C}/rooms/${enc(room.icu)}/state/m.room.power_levels/`, tok.root));
             pl.users[uid('bob')] = 50;
@@ -192,6 +196,7 @@ describe('membership rules', () => {
             // not mandatory for carol (no rule): leaving a room she joined herself is fine
             assertOk(await req('POST', `${C}/rooms/${enc(room.er)}/invite`, tok.root, { user_id: uid('carol') }));
             assertOk(await req('POST', `${C}/join/${enc(room.er)}`, tok.carol, {}));
+            assert.equal(assertOk(await req('GET', `/_balai/client/v1/rooms/${enc(room.er)}`, tok.carol)).mandatory, false);
             assertOk(await req('POST', `${C}/rooms/${enc(room.er)}/leave`, tok.carol, {}));
         });
 

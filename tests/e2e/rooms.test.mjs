@@ -179,7 +179,8 @@ describe('web app: membership rules and group rooms', () => {
         await until(async () => (await page.getByRole('link', { name: /Lab Team/ }).count()) === 0, 'Lab Team gone from the list');
         assert.equal(assertOk(await req('GET', `${C}/rooms/${enc(lab)}/state/m.room.member/${enc(srv.userId('alice'))}`, tok.carol)).membership, 'leave');
 
-        // the ICU room is mandatory for her (the rule of the first test)
+        // the ICU room is mandatory for her (the rule of the first test): the list marks it
+        await page.getByRole('link', { name: /ICU Ward/ }).getByText('Mandatory').waitFor();
         await page.getByRole('link', { name: /ICU Ward/ }).click();
         const icuRoom = page.getByRole('region', { name: 'ICU Ward' });
         await icuRoom.getByRole('button', { name: 'Leave' }).click();

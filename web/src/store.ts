@@ -489,8 +489,27 @@ export class Store {
     }
 
     marker(r: Room, type: string): boolean {
+        if (type === MANDATORY) return this.mandatory(r);
         const c = this.stateContent(r, type);
         return !!c && c.enabled !== false;
+    }
+
+    // Whether a membership rule keeps us in the room: asked once per room of
+    // the organisation API (GET /_balai/client/v1/rooms/{id}), then cached.
+    private mandatoryOf = new Map<string, boolean | null>();
+    mandatory(r: Room): boolean {
+        const known = this.mandatoryOf.get(r.id);
+        if (known !== undefined) return !!known;
+        if (r.membership !== 'join') return false;
+        this.mandatoryOf.set(r.id, null);
+        this.client
+            .request<{ mandatory?: boolean }>('GET', `/_balai/client/v1/rooms/${encodeURIComponent(r.id)}`)
+            .then((o) => {
+                this.mandatoryOf.set(r.id, !!o.mandatory);
+                if (o.mandatory) this.changed();
+            })
+            .catch(() => this.mandatoryOf.set(r.id, false));
+        return false;
     }
 
     sortedRooms(): Room[] {
