@@ -78,6 +78,9 @@ static void usage(FILE *out)
                  "against servers it starts itself on 127.0.0.1, and prints each figure\n"
                  "beside its DESIGN.md target. Defaults: --bin build/balai, --max-seconds\n"
                  "900 (3600 with --full), --server-log-level warn.\n\n"
+                 "BALAI_BENCH_PG=postgres://... (a cluster where databases may be created):\n"
+                 "each server runs on PostgreSQL, in a fresh database dropped afterwards\n"
+                 "(docs/postgres.md); run once without and once with it to compare.\n\n"
                  "Exit status: 0 every scenario ran, 1 one failed, 2 usage, 3 --max-seconds\n"
                  "passed, 130 interrupted.\n\nscenarios:\n");
     for (size_t i = 0; i < BALAI_ARRAY_LEN(scenarios); i++)

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "proc.h"
 #include "util/alloc.h"
 
@@ -177,14 +179,79 @@ static void child_redirect(const char *log_path)
     }
 }
 
+/* `url` with its database name replaced by `db` (caller frees). */
+static char *pg_url_for(const char *url, const char *db)
+{
+    const char *q = strchr(url, '?');
+    size_t base = q ? (size_t)(q - url) : strlen(url), slash = base;
+
+    while (slash > 0 && url[slash - 1] != '/')
+        slash--;
+    return balai_asprintf("%.*s%s%s", (int)slash, url, db, q ? q : "");
+}
+
+/* Runs one statement on the cluster's "postgres" database. */
+static int pg_admin(const char *admin_url, const char *sql)
+{
+    char *url = pg_url_for(admin_url, "postgres");
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = NULL;
+    int rc = BALAI_EIO;
+
+    free(url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "balai-bench: BALAI_BENCH_PG: %s", PQerrorMessage(c));
+        goto out;
+    }
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "balai-bench: %s: %s", sql, PQerrorMessage(c));
+        goto out;
+    }
+    rc = BALAI_OK;
+out:
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+/* BALAI_BENCH_PG=postgres://... (a cluster where databases may be created):
+ * the server runs on PostgreSQL, in a fresh database. */
+static int pg_prepare(struct bench_server *s)
+{
+    static int seq;
+    const char *env = getenv("BALAI_BENCH_PG");
+    char *sql;
+    int rc;
+
+    if (!env || !*env)
+        return BALAI_OK;
+    s->pg_admin = balai_strdup(env);
+    s->pg_db = balai_asprintf("balai_bench_%d_%d", (int)getpid(), ++seq);
+    sql = balai_asprintf("CREATE DATABASE %s", s->pg_db);
+    rc = pg_admin(s->pg_admin, sql);
+    free(sql);
+    if (rc == BALAI_OK)
+        s->pg_url = pg_url_for(s->pg_admin, s->pg_db);
+    return rc;
+}
+
 static int run_init(struct bench_server *s, const char *bin)
 {
-    pid_t pid = fork();
+    pid_t pid;
+
+    if (pg_prepare(s) != BALAI_OK)
+        return BALAI_EIO;
+    pid = fork();
     if (pid < 0)
         return BALAI_EIO;
     if (pid == 0) {
         child_redirect(s->log_path);
-        execl(bin, "balai", "init", "--data-dir", s->data_dir, (char *)NULL);
+        if (s->pg_url)
+            execl(bin, "balai", "init", "--data-dir", s->data_dir, "--database", s->pg_url,
+                  (char *)NULL);
+        else
+            execl(bin, "balai", "init", "--data-dir", s->data_dir, (char *)NULL);
         _exit(127);
     }
     int st;
@@ -393,8 +460,16 @@ void bench_server_stop(struct bench_server *s)
         else
             nftw(s->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
+    if (s->pg_db && !s->keep) {
+        char *sql = balai_asprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", s->pg_db);
+        (void)pg_admin(s->pg_admin, sql);
+        free(sql);
+    }
     BALAI_FREE(s->root);
     BALAI_FREE(s->data_dir);
     BALAI_FREE(s->sock_path);
     BALAI_FREE(s->log_path);
+    BALAI_FREE(s->pg_admin);
+    BALAI_FREE(s->pg_db);
+    BALAI_FREE(s->pg_url);
 }

@@ -28,6 +28,9 @@ struct bench_server {
     char *data_dir;  /* root/data */
     char *sock_path; /* data_dir/balai.sock */
     char *log_path;  /* root/server.log (the server's stderr) */
+    char *pg_admin;  /* BALAI_BENCH_PG: the cluster's URL, else NULL */
+    char *pg_db;     /* the fresh database of this server (dropped at stop) */
+    char *pg_url;    /* its URL, given to balai init --database */
     struct sockaddr_in addr;
     char addr_str[128];
     int keep;

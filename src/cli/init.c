@@ -89,8 +89,8 @@ static int write_conf(const char *path, const char *server_name, const char *db_
             "# password_hash_cost = moderate\n\n"
             "[log]\n"
             "level = info\n",
-            server_name, db_url ? "postgres" : "sqlite", db_url ? "url = " : "path = ",
-            db_url ? db_url : "balai.db");
+            server_name, db_url ? "postgres" : "sqlite",
+            db_url ? "url = " : "path = ", db_url ? db_url : "balai.db");
     int rc = fflush(f) == 0 && fsync(fd) == 0 ? BALAI_OK : BALAI_EIO;
     fclose(f);
     return rc;
@@ -149,10 +149,9 @@ int balai_cli_init(int argc, char **argv)
         return 2;
     }
     balai_config_init(&cfg, dir);
-    if ((db_url && (balai_config_set(&cfg, "database", "backend", "postgres", err, sizeof(err)) !=
-                        BALAI_OK ||
-                    balai_config_set(&cfg, "database", "url", db_url, err, sizeof(err)) !=
-                        BALAI_OK)) ||
+    if ((db_url &&
+         (balai_config_set(&cfg, "database", "backend", "postgres", err, sizeof(err)) != BALAI_OK ||
+          balai_config_set(&cfg, "database", "url", db_url, err, sizeof(err)) != BALAI_OK)) ||
         balai_config_set(&cfg, "server", "server_name", name, err, sizeof(err)) != BALAI_OK ||
         balai_config_validate(&cfg, err, sizeof(err)) != BALAI_OK) {
         balai_cli_fail("%s", err);

@@ -8,7 +8,7 @@
 // Runs only with BALAI_TEST_PG, on a private cluster of its own (restarting
 // the shared one would disturb the other test files).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,31 +30,42 @@ function pgBin() {
 function privateCluster() {
     const bin = pgBin();
     const root = process.getuid() === 0;
+    const dir = fs.mkdtempSync('/tmp/balai-pgr-');
     const as = (cmd, args) => (root ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+    // No pipes: the server pg_ctl starts would inherit them and spawnSync
+    // would wait for it; errors go to a file instead.
     const run = (cmd, args) => {
         const [c, a] = as(cmd, args);
-        const r = spawnSync(c, a, { encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+        const errFile = path.join(dir, 'cmd.err');
+        const fd = fs.openSync(errFile, 'w');
+        fs.chmodSync(errFile, 0o666);
+        const r = spawnSync(c, a, { stdio: ['ignore', fd, fd] });
+        fs.closeSync(fd);
+        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${fs.readFileSync(errFile, 'utf8')}`);
     };
-    const dir = fs.mkdtempSync('/tmp/balai-pgr-');
     fs.chmodSync(dir, 0o755);
     if (root) {
         const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
         fs.chownSync(dir, uid, -1);
     }
-    run(path.join(bin, 'initdb'), ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync', '--locale=C']);
+    run(path.join(bin, 'initdb'), ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--locale=C']);
     const opts = `-k ${dir} -c listen_addresses='' -p 5432 -c fsync=off`;
     run(path.join(bin, 'pg_ctl'), ['-D', `${dir}/data`, '-l', `${dir}/log`, '-o', opts, '-w', 'start']);
+    let stopped = false;
+    const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        try {
+            run(path.join(bin, 'pg_ctl'), ['-D', `${dir}/data`, '-m', 'immediate', '-w', 'stop']);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    };
+    process.once('exit', stop); // also when a hook fails or the run is cut short
     return {
         url: `postgresql:///postgres?host=${dir}&port=5432&user=postgres`,
         restart: () => run(path.join(bin, 'pg_ctl'), ['-D', `${dir}/data`, '-m', 'fast', '-o', opts, '-w', 'restart']),
-        stop: () => {
-            try {
-                run(path.join(bin, 'pg_ctl'), ['-D', `${dir}/data`, '-m', 'immediate', '-w', 'stop']);
-            } finally {
-                fs.rmSync(dir, { recursive: true, force: true });
-            }
-        },
+        stop,
     };
 }
 
@@ -70,6 +81,10 @@ describe('PostgreSQL restarted under load', { skip: !PG_URL && 'needs BALAI_TEST
         room = assertOk(
             await srv.request('POST', `${C}/createRoom`, { token: alice.access_token, body: { name: 'load' } }),
         ).room_id;
+    });
+
+    afterEach((t) => {
+        if (!t.passed && srv) printLog(srv, t.name);
     });
 
     after(async () => {
@@ -134,9 +149,5 @@ describe('PostgreSQL restarted under load', { skip: !PG_URL && 'needs BALAI_TEST
         alice = await srv.login('alice');
         ids = await seen();
         for (const id of acked) assert.ok(ids.has(id), `acknowledged ${id} is missing after a restart`);
-    });
-
-    it('prints the log on failure', (t) => {
-        if (!t) printLog(srv, 'pg restart');
     });
 });

@@ -224,6 +224,17 @@ static int dup_then_go_on(struct balai_store_txn *t, struct fn_op *o)
     return 0;
 }
 
+/* The same when the refused statement is the op's first. */
+static int first_refused(struct balai_store_txn *t, struct fn_op *o)
+{
+    struct balai_user_rec a = user("@a:x"), d = user("@d:x");
+
+    o->rcs[0] = balai_store_txn_user_insert(t, &a);
+    o->rcs[1] = balai_store_txn_user_insert(t, &d);
+    o->rcs[2] = balai_store_txn_user_insert(t, &d);
+    return 0;
+}
+
 static void test_refused_statement_keeps_txn(void **state)
 {
     struct fixture *f = *state;
@@ -236,6 +247,11 @@ static void test_refused_statement_keeps_txn(void **state)
     assert_int_equal(o.rcs[2], 0);
     assert_true(user_exists(f, "@a:x"));
     assert_true(user_exists(f, "@b:x"));
+    assert_int_equal(run(f, first_refused, &o), 0);
+    assert_int_equal(o.rcs[0], BALAI_EEXIST);
+    assert_int_equal(o.rcs[1], 0);
+    assert_int_equal(o.rcs[2], BALAI_EEXIST);
+    assert_true(user_exists(f, "@d:x"));
 }
 
 /* A failing apply rolls its savepoint back: nothing recorded, no position. */

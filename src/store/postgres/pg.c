@@ -8,9 +8,12 @@
  *    thread, or the owner thread at open and in exec). A batch is one
  *    transaction (READ COMMITTED); BEGIN, each op's SAVEPOINT and RELEASE
  *    are deferred and sent in the same round trip as the next statement
- *    (libpq pipeline mode), and every statement inside a transaction runs in
- *    a savepoint of its own, so that a refused statement (a unique
- *    violation) leaves the transaction usable, as SQLite does.
+ *    (libpq pipeline mode). A refused statement (a unique violation) must
+ *    leave the transaction usable, as with SQLite: the first statement of
+ *    an op is undone by ROLLBACK TO the op's savepoint, a later one runs in
+ *    a savepoint of its own ("fn", in the same pipeline).
+ *  - The database is marked unreachable (balai_store_unavailable) while a
+ *    connection is found lost, so that the HTTP edge answers 503.
  *  - The READ side is a pool of up to READ_CONNS connections opened on
  *    demand; a reader borrows one for one statement and returns it before
  *    its rows are handed to the callback.
@@ -60,8 +63,9 @@ static void notice_quiet(void *arg, const PGresult *res)
 static struct pg_conn *conn_open(const char *conninfo)
 {
     /* Defaults the URL may override (expand_dbname: its values win). */
-    static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"10", "balai", conninfo, NULL};
+    static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
+                                       "dbname", NULL};
+    const char *vals[] = {"10", "balai", "UTF8", conninfo, NULL};
     struct pg_conn *pc;
     PGconn *c = PQconnectdbParams(keys, vals, 1);
 
@@ -266,9 +270,11 @@ static void pending_sent(struct pg_db *db)
 
 /* Sends pre[0..npre), then the prepared statement (if pname) wrapped in
  * "SAVEPOINT fn" / "RELEASE SAVEPOINT fn" when `wrap`, in one pipeline, and
- * reads the results. *out gets the statement's result on success. */
+ * reads the results. *out gets the statement's result on success; if the
+ * statement fails, `undo` (if set) makes the transaction usable again. */
 static int run_pipeline(struct pg_db *db, const char *const *pre, int npre, const char *pname,
-                        const struct pg_args *a, bool wrap, PGresult **out, const char *what)
+                        const struct pg_args *a, bool wrap, const char *undo, PGresult **out,
+                        const char *what)
 {
     PGconn *c = db->w->c;
     const char *cmds[8];
@@ -325,7 +331,7 @@ static int run_pipeline(struct pg_db *db, const char *const *pre, int npre, cons
         if (i != stmt_at)
             rc = BALAI_ESTORE;
         else
-            recover = wrap;
+            recover = undo != NULL;
         break;
     }
     if (rc == BALAI_OK && stmt_at >= 0) {
@@ -337,9 +343,7 @@ out:
         LOG_DEBUG("%s: leaving pipeline mode: %s", what, PQerrorMessage(c));
     for (int i = 0; i < ncmd; i++)
         PQclear(res[i]);
-    /* The refused statement's savepoint makes the transaction usable again. */
-    if (recover && exec_simple(c, "ROLLBACK TO SAVEPOINT fn; RELEASE SAVEPOINT fn",
-                               "statement rollback") != BALAI_OK)
+    if (recover && exec_simple(c, undo, "statement rollback") != BALAI_OK)
         rc = BALAI_ESTORE;
     return rc;
 }
@@ -347,11 +351,20 @@ out:
 int balai__pg_wexec(struct pg_db *db, struct pg_stmt *s, const struct pg_args *a, int *changes,
                     PGresult **res)
 {
-    const char *pre[4];
+    const char *pre[4], *undo = NULL;
     char name[16];
     PGresult *r = NULL;
     int npre, rc;
-    bool wrap = db->in_txn && db->fn_depth == 0;
+    bool guard = db->in_txn && db->fn_depth == 0, in_op = db->op_sp != OP_SP_NONE;
+    /* A refused statement must leave the transaction usable (as SQLite
+     * does): the first statement of an op falls back to the op's own
+     * savepoint, a later one gets a savepoint of its own. */
+    bool wrap = guard && (!in_op || db->op_dirty);
+
+    if (wrap)
+        undo = "ROLLBACK TO SAVEPOINT fn; RELEASE SAVEPOINT fn";
+    else if (guard)
+        undo = "ROLLBACK TO SAVEPOINT op";
 
     if (res)
         *res = NULL;
@@ -366,16 +379,20 @@ int balai__pg_wexec(struct pg_db *db, struct pg_stmt *s, const struct pg_args *a
         if (!result_ok(r)) {
             rc = balai__pg_map_err(r, db->w->c, s->name);
             PQclear(r);
+            if (undo && exec_simple(db->w->c, undo, "statement rollback") != BALAI_OK)
+                rc = BALAI_ESTORE;
             return rc;
         }
     } else {
-        rc = run_pipeline(db, pre, npre, name, a, wrap, &r, s->name);
+        rc = run_pipeline(db, pre, npre, name, a, wrap, undo, &r, s->name);
         note_health(db, db->w->c, rc == BALAI_OK);
         if (rc == BALAI_OK || r || db->in_txn)
             pending_sent(db); /* sent, even if the statement failed */
         if (rc != BALAI_OK)
             return rc;
     }
+    if (in_op)
+        db->op_dirty = true;
     if (changes) {
         const char *t = PQcmdTuples(r);
         *changes = t && t[0] ? atoi(t) : 0;
@@ -426,7 +443,7 @@ static int flush_pending(struct pg_db *db, const char *extra, const char *what)
         pre[n++] = extra;
     if (n == 0)
         return BALAI_OK;
-    rc = run_pipeline(db, pre, n, NULL, NULL, false, &r, what);
+    rc = run_pipeline(db, pre, n, NULL, NULL, false, NULL, &r, what);
     pending_sent(db);
     return rc;
 }
@@ -734,6 +751,7 @@ static void pg_close(void *p)
 static int pg_open(const char *conninfo, void **out)
 {
     struct pg_db *db;
+    const char *enc;
     int rc;
 
     *out = NULL;
@@ -756,6 +774,14 @@ static int pg_open(const char *conninfo, void **out)
                      "session settings");
     if (rc != BALAI_OK)
         goto out;
+    enc = PQparameterStatus(db->w->c, "server_encoding");
+    if (!enc || strcmp(enc, "UTF8") != 0) {
+        LOG_ERROR("the database's encoding is %s; Balai needs UTF8 (CREATE DATABASE ... "
+                  "ENCODING 'UTF8' TEMPLATE template0)",
+                  enc ? enc : "unknown");
+        rc = BALAI_ESTORE;
+        goto out;
+    }
     rc = migrate(db->w->c);
     if (rc != BALAI_OK)
         goto out;
@@ -798,6 +824,7 @@ static int pg_savepoint(void *p)
         return BALAI_ESTORE;
     }
     db->op_sp = OP_SP_PENDING;
+    db->op_dirty = false;
     return BALAI_OK;
 }
 

@@ -71,13 +71,14 @@ struct pg_db {
     bool begin_pending;   /* BEGIN not yet sent */
     bool release_pending; /* RELEASE SAVEPOINT op not yet sent */
     enum { OP_SP_NONE, OP_SP_PENDING, OP_SP_LIVE } op_sp;
-    int fn_depth; /* nesting of balai__pg_fn_begin */
-    bool fn_sp;   /* the outermost fn_begin made a savepoint */
+    bool op_dirty; /* a statement of the current op succeeded */
+    int fn_depth;  /* nesting of balai__pg_fn_begin */
+    bool fn_sp;    /* the outermost fn_begin made a savepoint */
     /* The read side: a pool of connections opened on demand, guarded by rlock. */
     pthread_mutex_t rlock;
     pthread_cond_t rfree_cond;
     struct pg_conn *rfree;
-    int ropen; /* read connections open (free or lent) */
+    int ropen;        /* read connections open (free or lent) */
     atomic_bool down; /* a connection was found lost and not yet re-established */
 };
 

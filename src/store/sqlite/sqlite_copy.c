@@ -1,7 +1,7 @@
 /* sqlite_copy.c: the SQLite backend's bulk copy functions (store_int.h,
  * store/copy.c): the source side of `balai db migrate-to`. SQLite is not a
- * copy target (copy_load refuses). Also its `unavailable` (never). Table names come from sqlite_master,
- * never from outside, and are quoted anyway. */
+ * copy target (copy_load refuses). Also its `unavailable` (never). Table names come from
+ * sqlite_master, never from outside, and are quoted anyway. */
 #define LOG_MODULE "sqlite"
 #include "balai.h"
 
