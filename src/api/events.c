@@ -13,6 +13,7 @@
 #include "api/room_directory.h"
 #include "api/unread.h"
 #include "core/auth.h"
+#include "core/accounts.h"
 #include "core/event.h"
 #include "core/redact.h"
 #include "crypto/crypto.h"
@@ -159,7 +160,23 @@ int balai_api_event_add(struct balai_api_write *w, const char *sender, const cha
                         const char *state_key, const json_t *content, char *reason,
                         size_t reasonlen)
 {
-    return event_add(w, sender, type, state_key, NULL, content, reason, reasonlen);
+    /* An invite carries the invitee's profile, as clients show it in the
+     * invite (and before the invitee ever joins). */
+    const char *m = json_string_value(json_object_get(content, "membership"));
+    struct balai_user *u = NULL;
+    if (state_key && m && strcmp(type, "m.room.member") == 0 && strcmp(m, "invite") == 0 &&
+        !json_object_get(content, "displayname"))
+        u = balai_accounts_user(w->app->accounts, state_key);
+    if (!u || (!u->displayname && !u->avatar_url))
+        return event_add(w, sender, type, state_key, NULL, content, reason, reasonlen);
+    json_t *c = json_deep_copy(content);
+    if (u->displayname)
+        json_object_set_new(c, "displayname", json_string(u->displayname));
+    if (u->avatar_url && !json_object_get(c, "avatar_url"))
+        json_object_set_new(c, "avatar_url", json_string(u->avatar_url));
+    int rc = event_add(w, sender, type, state_key, NULL, c, reason, reasonlen);
+    json_decref(c);
+    return rc;
 }
 
 int balai_api_event_add_redaction(struct balai_api_write *w, const char *sender,

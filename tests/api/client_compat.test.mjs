@@ -52,6 +52,15 @@ describe('client compatibility', () => {
         assert.equal(c.json.displayname, 'carol');
     });
 
+    it('an invite carries the invitee\'s display name', T, async () => {
+        const r = await srv.request('POST', `${C}/createRoom`, { token: alice, body: { preset: 'private_chat', invite: [srv.userId('bob')] } });
+        assertOk(r);
+        const m = await srv.request('GET', `${C}/rooms/${enc(r.json.room_id)}/state/m.room.member/${enc(srv.userId('bob'))}`, { token: alice });
+        assertOk(m);
+        assert.equal(m.json.membership, 'invite');
+        assert.equal(m.json.displayname, 'bob');
+    });
+
     it('joined_members lists display_name and avatar_url, null when unset', T, async () => {
         const r = await srv.request('GET', `${C}/rooms/${enc(room)}/joined_members`, { token: bob });
         assertOk(r);
