@@ -1,6 +1,7 @@
 /* common.c: JSON answers, Matrix errors, token authentication, body parsing. */
 #include "balai.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,4 +227,37 @@ int balai_api_route(struct balai_app *app, enum balai_http_method m, const char 
         free(r0);
     }
     return rc;
+}
+
+int balai_api_query_int(struct balai_http_req *req, const char *name, int64_t min, int64_t max,
+                        int64_t *out)
+{
+    const char *v = balai_http_req_query(req, name);
+    char *end;
+    long long n;
+
+    if (!v)
+        return BALAI_OK;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
+        balai_api_error(req, 400, "M_INVALID_PARAM",
+                        "'%s' must be an integer between %lld and %lld", name, (long long)min,
+                        (long long)max);
+        return BALAI_EINVAL;
+    }
+    *out = n;
+    return BALAI_OK;
+}
+
+int balai_api_query_str(struct balai_http_req *req, const char *name, size_t maxlen,
+                        const char **out)
+{
+    const char *v = balai_http_req_query(req, name);
+    if (v && (!*v || strlen(v) > maxlen)) {
+        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' must be 1 to %zu bytes", name, maxlen);
+        return BALAI_EINVAL;
+    }
+    *out = v;
+    return BALAI_OK;
 }

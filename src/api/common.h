@@ -88,6 +88,15 @@ int balai_api_client_to_device_routes(struct balai_app *app);
 /* client/housekeeping.c: 3PIDs, third-party protocols, pushers, TURN */
 int balai_api_client_housekeeping_routes(struct balai_app *app);
 
+/* Query parameters. Each leaves *out alone when the parameter is absent;
+ * when it is present but malformed, answers 400 M_INVALID_PARAM naming it
+ * and returns BALAI_EINVAL. An integer: decimal, within [min, max]. A
+ * string: 1 to maxlen bytes. */
+int balai_api_query_int(struct balai_http_req *req, const char *name, int64_t min, int64_t max,
+                        int64_t *out);
+int balai_api_query_str(struct balai_http_req *req, const char *name, size_t maxlen,
+                        const char **out);
+
 /* Registers a route with app as its data. */
 int balai_api_route(struct balai_app *app, enum balai_http_method m, const char *pattern,
                     balai_http_handler_fn fn, size_t max_body);

@@ -1,6 +1,13 @@
 /* rules.c: dynamic membership rules in the running server: storage, the
  * admin API /_balai/admin/v1/rules, preview, and the engine that carries the
- * decisions out as membership events (rules.h, docs/rules.md). */
+ * decisions out as membership events (rules.h, docs/rules.md).
+ *
+ * In order: ownership rows (which memberships a rule made), the subject of
+ * an evaluation (a person's attributes and groups), planning (who joins and
+ * leaves what), carrying a plan out (membership events by the system user),
+ * the queue and the engine (bounded batches per loop tick), hooks on the
+ * event path (mandatory rooms), loading, the admin API, and preview (which
+ * runs the same planning without carrying it out). */
 #include "balai.h"
 
 #include <stdio.h>

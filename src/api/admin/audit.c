@@ -37,42 +37,6 @@
 #define AUDIT_ROLES (BALAI_ROLE_BIT(BALAI_ROLE_COMPLIANCE) | BALAI_ROLE_BIT(BALAI_ROLE_OWNER))
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
-
-/* Parses a non-negative decimal integer parameter; answers 400 and fails. */
-static int int_param(struct balai_http_req *req, const char *name, int64_t min, int64_t max,
-                     int64_t *out)
-{
-    const char *v = balai_http_req_query(req, name);
-    char *end;
-    long long n;
-
-    if (!v)
-        return BALAI_OK;
-    errno = 0;
-    n = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-        balai_api_error(req, 400, "M_INVALID_PARAM",
-                        "'%s' must be an integer between %lld and %lld", name, (long long)min,
-                        (long long)max);
-        return BALAI_EINVAL;
-    }
-    *out = n;
-    return BALAI_OK;
-}
-
-static int str_param(struct balai_http_req *req, const char *name, const char **out)
-{
-    const char *v = balai_http_req_query(req, name);
-
-    if (v && (!*v || strlen(v) > BALAI_AUDIT_NAME_MAX)) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' must be 1 to %d bytes", name,
-                        BALAI_AUDIT_NAME_MAX);
-        return BALAI_EINVAL;
-    }
-    *out = v;
-    return BALAI_OK;
-}
-
 /* ---- list ---- */
 
 struct list {
@@ -155,12 +119,14 @@ static void list_audit(struct balai_http_req *req)
 
     if (balai_api_auth_role(req, &s, AUDIT_ROLES) < 0)
         return;
-    if (str_param(req, "actor", &actor) < 0 || str_param(req, "action", &action) < 0 ||
-        str_param(req, "target", &target) < 0 || str_param(req, "dir", &dir) < 0 ||
-        int_param(req, "since", 0, BALAI_CANONJSON_INT_MAX, &since) < 0 ||
-        int_param(req, "until", 0, BALAI_CANONJSON_INT_MAX, &until) < 0 ||
-        int_param(req, "limit", 1, LIST_MAX, &limit) < 0 ||
-        int_param(req, "from", 0, BALAI_CANONJSON_INT_MAX, &from) < 0)
+    if (balai_api_query_str(req, "actor", BALAI_AUDIT_NAME_MAX, &actor) < 0 ||
+        balai_api_query_str(req, "action", BALAI_AUDIT_NAME_MAX, &action) < 0 ||
+        balai_api_query_str(req, "target", BALAI_AUDIT_NAME_MAX, &target) < 0 ||
+        balai_api_query_str(req, "dir", BALAI_AUDIT_NAME_MAX, &dir) < 0 ||
+        balai_api_query_int(req, "since", 0, BALAI_CANONJSON_INT_MAX, &since) < 0 ||
+        balai_api_query_int(req, "until", 0, BALAI_CANONJSON_INT_MAX, &until) < 0 ||
+        balai_api_query_int(req, "limit", 1, LIST_MAX, &limit) < 0 ||
+        balai_api_query_int(req, "from", 0, BALAI_CANONJSON_INT_MAX, &from) < 0)
         return;
     if (dir && strcmp(dir, "b") != 0 && strcmp(dir, "f") != 0) {
         balai_api_error(req, 400, "M_INVALID_PARAM", "'dir' must be 'b' or 'f'");

@@ -52,38 +52,6 @@
 
 /* ---- parameters ---- */
 
-static int int_param(struct balai_http_req *req, const char *name, int64_t min, int64_t max,
-                     int64_t *out)
-{
-    const char *v = balai_http_req_query(req, name);
-    char *end;
-    long long n;
-
-    if (!v)
-        return BALAI_OK;
-    errno = 0;
-    n = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-        balai_api_error(req, 400, "M_INVALID_PARAM",
-                        "'%s' must be an integer between %lld and %lld", name, (long long)min,
-                        (long long)max);
-        return BALAI_EINVAL;
-    }
-    *out = n;
-    return BALAI_OK;
-}
-
-static int str_param(struct balai_http_req *req, const char *name, const char **out)
-{
-    const char *v = balai_http_req_query(req, name);
-    if (v && (!*v || strlen(v) > 255)) {
-        balai_api_error(req, 400, "M_INVALID_PARAM", "'%s' must be 1 to 255 bytes", name);
-        return BALAI_EINVAL;
-    }
-    *out = v;
-    return BALAI_OK;
-}
-
 /* A detector or word-list name: 1-40 of [a-z0-9_-], starting with a letter. */
 static int name_ok(const char *s)
 {
@@ -195,13 +163,16 @@ static void list_incidents(struct balai_http_req *req)
 
     if (balai_api_auth_role(req, &s, INCIDENT_ROLES) < 0)
         return;
-    if (str_param(req, "label", &label) < 0 || str_param(req, "type", &type) < 0 ||
-        str_param(req, "detector", &detector) < 0 || str_param(req, "room", &room) < 0 ||
-        str_param(req, "user", &user) < 0 || str_param(req, "action", &action) < 0 ||
-        int_param(req, "since", 0, BALAI_CANONJSON_INT_MAX, &since) < 0 ||
-        int_param(req, "until", 0, BALAI_CANONJSON_INT_MAX, &until) < 0 ||
-        int_param(req, "limit", 1, LIST_MAX, &limit) < 0 ||
-        int_param(req, "from", 0, BALAI_CANONJSON_INT_MAX, &from) < 0)
+    if (balai_api_query_str(req, "label", 255, &label) < 0 ||
+        balai_api_query_str(req, "type", 255, &type) < 0 ||
+        balai_api_query_str(req, "detector", 255, &detector) < 0 ||
+        balai_api_query_str(req, "room", 255, &room) < 0 ||
+        balai_api_query_str(req, "user", 255, &user) < 0 ||
+        balai_api_query_str(req, "action", 255, &action) < 0 ||
+        balai_api_query_int(req, "since", 0, BALAI_CANONJSON_INT_MAX, &since) < 0 ||
+        balai_api_query_int(req, "until", 0, BALAI_CANONJSON_INT_MAX, &until) < 0 ||
+        balai_api_query_int(req, "limit", 1, LIST_MAX, &limit) < 0 ||
+        balai_api_query_int(req, "from", 0, BALAI_CANONJSON_INT_MAX, &from) < 0)
         return;
     if (!type)
         type = detector;

@@ -326,7 +326,8 @@ static const char migration_13[] =
     ");\n"
     "CREATE INDEX scim_group_members_user ON scim_group_members (user_id);\n";
 
-/* Organisation rooms and stewardship: PLACEHOLDER, as in SQLite. */
+/* Organisation rooms and stewardship need no table (room state events), as
+ * in SQLite. */
 static const char migration_14[] = "-- org rooms\n";
 
 /* Membership rules and offboarding records (append-only: a trigger refuses

@@ -374,7 +374,9 @@ static const char migration_13[] =
     ");\n"
     "CREATE INDEX scim_group_members_user ON scim_group_members (user_id);\n";
 
-/* Organisation rooms and stewardship: PLACEHOLDER, the rooms work fills it. */
+/* Organisation rooms and stewardship need no table: room metadata and
+ * stewards live in the rooms' state events. The number is kept so that both
+ * backends stay in step. */
 static const char migration_14[] = "-- org rooms\n";
 
 /* Membership rules (their JSON form, gov/rules.h), the memberships a rule

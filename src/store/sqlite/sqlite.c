@@ -946,3 +946,36 @@ const struct balai_store_backend balai_store_sqlite_backend = {
     .debug_setting = sqlite_debug_setting,
     .events_per_day = balai__sqlite_events_per_day,
 };
+
+int balai__sqlite_prepare_sql(sqlite3 *conn, const char *sql, const char *what, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(conn, sql, -1, out, NULL) != SQLITE_OK) {
+        LOG_ERROR("%s: cannot prepare: %s", what, sqlite3_errmsg(conn));
+        *out = NULL;
+        return BALAI_ESTORE;
+    }
+    return BALAI_OK;
+}
+
+int balai__sqlite_riterate_sql(struct sqlite_db *db, const char *sql, const char *what,
+                               int (*row)(sqlite3_stmt *, void *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, src;
+
+    pthread_mutex_lock(&db->rlock);
+    rc = balai__sqlite_prepare_sql(db->r, sql, what, &s);
+    if (rc != BALAI_OK)
+        goto out;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = row(s, ctx);
+        if (rc)
+            goto out;
+    }
+    if (src != SQLITE_DONE)
+        rc = balai__sqlite_map_err(db->r, src, what);
+out:
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&db->rlock);
+    return rc;
+}

@@ -85,8 +85,8 @@ int balai__sqlite_device_data_delete(void *p, const char *user_id, const char *d
     rc = balai__sqlite_wrun(db, W_FN_SAVEPOINT, SQLITE_OK, NULL);
     if (rc != BALAI_OK)
         return rc;
-    rc = balai__sqlite_wrun(db, W_E2E_DEVICE_DELETE, bind_text(k, 1, user_id) |
-                                                         bind_text(k, 2, device_id), NULL);
+    rc = balai__sqlite_wrun(db, W_E2E_DEVICE_DELETE,
+                            bind_text(k, 1, user_id) | bind_text(k, 2, device_id), NULL);
     if (rc == BALAI_OK)
         rc = balai__sqlite_wrun(db, W_TO_DEVICE_DEVICE_DELETE,
                                 bind_text(m, 1, user_id) | bind_text(m, 2, device_id), NULL);

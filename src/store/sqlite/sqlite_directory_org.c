@@ -41,19 +41,6 @@ static const char sql_people[] =
 
 static const char sql_units[] =
     "SELECT unit_id, name, parent_id, admins, created_ts FROM org_units ORDER BY unit_id";
-
-/* Prepares `sql` on conn; 0 or BALAI_ESTORE (logged). */
-static int prepare(sqlite3 *conn, const char *sql, const char *what, sqlite3_stmt **out)
-{
-    int src = sqlite3_prepare_v2(conn, sql, -1, out, NULL);
-    if (src != SQLITE_OK) {
-        LOG_ERROR("%s: cannot prepare: %s", what, sqlite3_errmsg(conn));
-        *out = NULL;
-        return BALAI_ESTORE;
-    }
-    return BALAI_OK;
-}
-
 /* Steps a bound write statement to completion and finalizes it; *changes
  * gets the number of rows changed when set. */
 static int wstep(struct sqlite_db *db, sqlite3_stmt *s, int bind, const char *what, int *changes)
@@ -67,9 +54,8 @@ static int wstep(struct sqlite_db *db, sqlite3_stmt *s, int bind, const char *wh
     }
     src = sqlite3_step(s);
     if (src != SQLITE_DONE) {
-        rc = balai__sqlite_map_err(db->w, src == SQLITE_ERROR ? sqlite3_extended_errcode(db->w)
-                                                              : src,
-                                   what);
+        rc = balai__sqlite_map_err(
+            db->w, src == SQLITE_ERROR ? sqlite3_extended_errcode(db->w) : src, what);
         goto out;
     }
     if (changes)
@@ -87,16 +73,16 @@ int balai__sqlite_org_person_set(void *p, const struct balai_org_person_rec *r)
 
     if (!r || !r->user_id || !r->role || !r->status)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_person_set, "org_person_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_person_set, "org_person_set", &s);
     if (rc != BALAI_OK)
         return rc;
     b = bind_text(s, 1, r->user_id) | bind_text(s, 2, r->role) |
         bind_text(s, 3, r->employee_number) | bind_text(s, 4, r->display_name) |
         bind_text(s, 5, r->unit_id) | bind_text(s, 6, r->title) | bind_text(s, 7, r->manager) |
-        bind_text(s, 8, r->site) | bind_text(s, 9, r->status) |
-        bind_text(s, 10, r->working_hours) | bind_text(s, 11, r->email) |
-        sqlite3_bind_int(s, 12, r->guest ? 1 : 0) | bind_text(s, 13, r->sponsor) |
-        sqlite3_bind_int64(s, 14, r->guest_expires_ts) | sqlite3_bind_int64(s, 15, r->updated_ts);
+        bind_text(s, 8, r->site) | bind_text(s, 9, r->status) | bind_text(s, 10, r->working_hours) |
+        bind_text(s, 11, r->email) | sqlite3_bind_int(s, 12, r->guest ? 1 : 0) |
+        bind_text(s, 13, r->sponsor) | sqlite3_bind_int64(s, 14, r->guest_expires_ts) |
+        sqlite3_bind_int64(s, 15, r->updated_ts);
     return wstep(db, s, b, "org_person_set", NULL);
 }
 
@@ -108,7 +94,7 @@ int balai__sqlite_org_unit_set(void *p, const struct balai_org_unit_rec *u)
 
     if (!u || !u->unit_id || !u->name || !u->admins)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_unit_set, "org_unit_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_unit_set, "org_unit_set", &s);
     if (rc != BALAI_OK)
         return rc;
     b = bind_text(s, 1, u->unit_id) | bind_text(s, 2, u->name) | bind_text(s, 3, u->parent_id) |
@@ -124,7 +110,7 @@ int balai__sqlite_org_unit_delete(void *p, const char *unit_id)
 
     if (!unit_id)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_unit_delete, "org_unit_delete", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_unit_delete, "org_unit_delete", &s);
     if (rc != BALAI_OK)
         return rc;
     rc = wstep(db, s, bind_text(s, 1, unit_id), "org_unit_delete", &changes);
@@ -132,32 +118,6 @@ int balai__sqlite_org_unit_delete(void *p, const char *unit_id)
         rc = BALAI_ENOTFOUND;
     return rc;
 }
-
-/* Runs a read statement under rlock and calls row() per row until it
- * returns non-zero (returned). */
-static int riterate(struct sqlite_db *db, const char *sql, const char *what,
-                    int (*row)(sqlite3_stmt *, void *), void *ctx)
-{
-    sqlite3_stmt *s = NULL;
-    int rc, src;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = prepare(db->r, sql, what, &s);
-    if (rc != BALAI_OK)
-        goto out;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = row(s, ctx);
-        if (rc)
-            goto out;
-    }
-    if (src != SQLITE_DONE)
-        rc = balai__sqlite_map_err(db->r, src, what);
-out:
-    sqlite3_finalize(s);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
 struct people_ctx {
     int (*fn)(const struct balai_org_person_rec *, void *);
     void *arg;
@@ -192,7 +152,7 @@ int balai__sqlite_org_people_each(void *p, int (*fn)(const struct balai_org_pers
 {
     struct people_ctx c = {fn, arg};
 
-    return riterate(p, sql_people, "org_people_each", person_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_people, "org_people_each", person_row, &c);
 }
 
 struct units_ctx {
@@ -219,5 +179,5 @@ int balai__sqlite_org_units_each(void *p, int (*fn)(const struct balai_org_unit_
 {
     struct units_ctx c = {fn, arg};
 
-    return riterate(p, sql_units, "org_units_each", unit_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_units, "org_units_each", unit_row, &c);
 }

@@ -171,6 +171,14 @@ int balai__sqlite_map_err(sqlite3 *conn, int src, const char *what);
 int balai__sqlite_wrun(struct sqlite_db *db, enum wstmt id, int bind, int *changes);
 /* Like balai__sqlite_wrun, then BALAI_ENOTFOUND if no row was changed. */
 int balai__sqlite_wrun_one(struct sqlite_db *db, enum wstmt id, int bind);
+/* Prepares a one-off statement (the caller finalizes it). On failure logs
+ * "what: cannot prepare", sets *out to NULL and returns BALAI_ESTORE. */
+int balai__sqlite_prepare_sql(sqlite3 *conn, const char *sql, const char *what, sqlite3_stmt **out);
+/* Runs a one-off read query without parameters on the read connection
+ * (under rlock), calling row() for each row until it returns non-zero,
+ * which it returns; errors are mapped as everywhere else. */
+int balai__sqlite_riterate_sql(struct sqlite_db *db, const char *sql, const char *what,
+                               int (*row)(sqlite3_stmt *, void *), void *ctx);
 /* Steps read statement `id` (already bound, under rlock) and calls row() for
  * each row until it returns non-zero, which it returns. */
 int balai__sqlite_riterate(struct sqlite_db *db, enum rstmt id, int (*row)(sqlite3_stmt *, void *),
@@ -297,7 +305,6 @@ int balai__sqlite_org_people_each(void *db, int (*fn)(const struct balai_org_per
 int balai__sqlite_org_units_each(void *db, int (*fn)(const struct balai_org_unit_rec *, void *),
                                  void *arg);
 
-
 /* Backend functions of sqlite_audit.c. */
 int balai__sqlite_audit_append(void *db, const struct balai_audit_rec *r);
 int balai__sqlite_audit_tail(void *db, int64_t *seq, uint8_t mac[32]);
@@ -327,7 +334,6 @@ int balai__sqlite_dlp_setting_set(void *db, const char *kind, const char *name, 
                                   int64_t ts);
 int balai__sqlite_dlp_settings_each(
     void *db, int (*fn)(const char *, const char *, const char *, int64_t, void *), void *arg);
-
 
 /* Backend functions of sqlite_scim.c (SCIM provisioning; statements are
  * prepared per call: provisioning writes and loads are rare). */

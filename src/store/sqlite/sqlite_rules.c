@@ -38,17 +38,6 @@ static const char sql_offboardings[] =
     "SELECT id, user_id, ts, record, current FROM offboardings ORDER BY id";
 static const char sql_user_reactivate[] = "UPDATE users SET deactivated = 0 WHERE user_id = ?1";
 
-static int prepare(sqlite3 *conn, const char *sql, const char *what, sqlite3_stmt **out)
-{
-    int src = sqlite3_prepare_v2(conn, sql, -1, out, NULL);
-    if (src != SQLITE_OK) {
-        LOG_ERROR("%s: cannot prepare: %s", what, sqlite3_errmsg(conn));
-        *out = NULL;
-        return BALAI_ESTORE;
-    }
-    return BALAI_OK;
-}
-
 /* Steps a bound write statement to completion and finalizes it; *changes
  * gets the number of rows changed when set. */
 static int wstep(struct sqlite_db *db, sqlite3_stmt *s, int bind, const char *what, int *changes)
@@ -73,29 +62,6 @@ out:
     return rc;
 }
 
-static int riterate(struct sqlite_db *db, const char *sql, const char *what,
-                    int (*row)(sqlite3_stmt *, void *), void *ctx)
-{
-    sqlite3_stmt *s = NULL;
-    int rc, src;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = prepare(db->r, sql, what, &s);
-    if (rc != BALAI_OK)
-        goto out;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = row(s, ctx);
-        if (rc)
-            goto out;
-    }
-    if (src != SQLITE_DONE)
-        rc = balai__sqlite_map_err(db->r, src, what);
-out:
-    sqlite3_finalize(s);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
 int balai__sqlite_rule_set(void *p, const char *rule_id, const char *rule, int64_t created_ts,
                            int64_t updated_ts)
 {
@@ -105,7 +71,7 @@ int balai__sqlite_rule_set(void *p, const char *rule_id, const char *rule, int64
 
     if (!rule_id || !rule)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_rule_set, "rule_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_rule_set, "rule_set", &s);
     if (rc != BALAI_OK)
         return rc;
     return wstep(db, s,
@@ -122,7 +88,7 @@ static int write_one(struct sqlite_db *db, const char *sql, const char *what, co
 
     if (!v)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql, what, &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql, what, &s);
     if (rc != BALAI_OK)
         return rc;
     rc = wstep(db, s, bind_text(s, 1, v), what, &changes);
@@ -153,7 +119,7 @@ int balai__sqlite_rules_each(void *p,
                              void *arg)
 {
     struct rules_ctx c = {fn, arg};
-    return riterate(p, sql_rules, "rules_each", rule_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_rules, "rules_each", rule_row, &c);
 }
 
 int balai__sqlite_rule_member_set(void *p, const char *user_id, const char *room_id,
@@ -166,13 +132,13 @@ int balai__sqlite_rule_member_set(void *p, const char *user_id, const char *room
     if (!user_id || !room_id)
         return BALAI_EINVAL;
     if (!state) {
-        rc = prepare(db->w, sql_member_delete, "rule_member_delete", &s);
+        rc = balai__sqlite_prepare_sql(db->w, sql_member_delete, "rule_member_delete", &s);
         if (rc != BALAI_OK)
             return rc;
         return wstep(db, s, bind_text(s, 1, user_id) | bind_text(s, 2, room_id),
                      "rule_member_delete", NULL);
     }
-    rc = prepare(db->w, sql_member_set, "rule_member_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_member_set, "rule_member_set", &s);
     if (rc != BALAI_OK)
         return rc;
     return wstep(db, s,
@@ -199,7 +165,7 @@ int balai__sqlite_rule_members_each(void *p,
                                     void *arg)
 {
     struct members_ctx c = {fn, arg};
-    return riterate(p, sql_members, "rule_members_each", member_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_members, "rule_members_each", member_row, &c);
 }
 
 int balai__sqlite_offboarding_add(void *p, const char *user_id, int64_t ts, const char *record)
@@ -210,7 +176,7 @@ int balai__sqlite_offboarding_add(void *p, const char *user_id, int64_t ts, cons
 
     if (!user_id || !record)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_offboarding_add, "offboarding_add", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_offboarding_add, "offboarding_add", &s);
     if (rc != BALAI_OK)
         return rc;
     return wstep(db, s,
@@ -240,7 +206,7 @@ int balai__sqlite_offboardings_each(
     void *p, int (*fn)(int64_t, const char *, int64_t, const char *, int, void *), void *arg)
 {
     struct offb_ctx c = {fn, arg};
-    return riterate(p, sql_offboardings, "offboardings_each", offb_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_offboardings, "offboardings_each", offb_row, &c);
 }
 
 int balai__sqlite_user_reactivate(void *p, const char *user_id)

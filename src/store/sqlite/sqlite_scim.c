@@ -52,18 +52,6 @@ static const char sql_groups[] =
     " FROM scim_groups ORDER BY scim_id";
 static const char sql_members[] =
     "SELECT group_id, user_id FROM scim_group_members ORDER BY group_id, user_id";
-
-/* Prepares `sql` on conn; 0 or BALAI_ESTORE (logged). */
-static int prepare(sqlite3 *conn, const char *sql, const char *what, sqlite3_stmt **out)
-{
-    if (sqlite3_prepare_v2(conn, sql, -1, out, NULL) != SQLITE_OK) {
-        LOG_ERROR("%s: cannot prepare: %s", what, sqlite3_errmsg(conn));
-        *out = NULL;
-        return BALAI_ESTORE;
-    }
-    return BALAI_OK;
-}
-
 /* Steps a bound write statement to completion and finalizes it; *changes
  * gets the number of rows changed when set. */
 static int wstep(struct sqlite_db *db, sqlite3_stmt *s, int bind, const char *what, int *changes)
@@ -78,8 +66,8 @@ static int wstep(struct sqlite_db *db, sqlite3_stmt *s, int bind, const char *wh
     src = sqlite3_step(s);
     if (src != SQLITE_DONE) {
         rc = balai__sqlite_map_err(
-            db->w, src == SQLITE_ERROR || src == SQLITE_CONSTRAINT ? sqlite3_extended_errcode(db->w)
-                                                                   : src,
+            db->w,
+            src == SQLITE_ERROR || src == SQLITE_CONSTRAINT ? sqlite3_extended_errcode(db->w) : src,
             what);
         goto out;
     }
@@ -98,7 +86,7 @@ static int wtext(struct sqlite_db *db, const char *sql, const char *what, const 
     sqlite3_stmt *s;
     int rc, changes = 0, bind;
 
-    rc = prepare(db->w, sql, what, &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql, what, &s);
     if (rc != BALAI_OK)
         return rc;
     bind = bind_text(s, 1, a);
@@ -118,7 +106,7 @@ int balai__sqlite_scim_token_add(void *p, const struct balai_scim_token_rec *r)
 
     if (!r || !r->token_id || !r->name)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_token_add, "scim_token_add", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_token_add, "scim_token_add", &s);
     if (rc != BALAI_OK)
         return rc;
     b = bind_text(s, 1, r->token_id) | bind_text(s, 2, r->name) |
@@ -143,7 +131,7 @@ int balai__sqlite_scim_user_set(void *p, const struct balai_scim_user_rec *r)
 
     if (!r || !r->user_id || !r->scim_id || !r->user_name || !r->attrs)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_user_set, "scim_user_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_user_set, "scim_user_set", &s);
     if (rc != BALAI_OK)
         return rc;
     lc = balai_strdup(r->user_name);
@@ -167,7 +155,7 @@ int balai__sqlite_scim_group_set(void *p, const struct balai_scim_group_rec *r)
 
     if (!r || !r->scim_id || !r->display_name)
         return BALAI_EINVAL;
-    rc = prepare(db->w, sql_group_set, "scim_group_set", &s);
+    rc = balai__sqlite_prepare_sql(db->w, sql_group_set, "scim_group_set", &s);
     if (rc != BALAI_OK)
         return rc;
     b = bind_text(s, 1, r->scim_id) | bind_text(s, 2, r->display_name) |
@@ -206,32 +194,6 @@ int balai__sqlite_scim_member_remove_all(void *p, const char *user_id)
         return BALAI_EINVAL;
     return wtext(p, sql_member_remove_all, "scim_member_remove_all", user_id, NULL, 0);
 }
-
-/* Runs a read statement under rlock and calls row() per row until it
- * returns non-zero (returned). */
-static int riterate(struct sqlite_db *db, const char *sql, const char *what,
-                    int (*row)(sqlite3_stmt *, void *), void *ctx)
-{
-    sqlite3_stmt *s = NULL;
-    int rc, src;
-
-    pthread_mutex_lock(&db->rlock);
-    rc = prepare(db->r, sql, what, &s);
-    if (rc != BALAI_OK)
-        goto out;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = row(s, ctx);
-        if (rc)
-            goto out;
-    }
-    if (src != SQLITE_DONE)
-        rc = balai__sqlite_map_err(db->r, src, what);
-out:
-    sqlite3_finalize(s);
-    pthread_mutex_unlock(&db->rlock);
-    return rc;
-}
-
 struct each_ctx {
     void *fn;
     void *arg;
@@ -259,7 +221,7 @@ int balai__sqlite_scim_tokens_each(void *p, int (*fn)(const struct balai_scim_to
                                    void *arg)
 {
     struct each_ctx c = {(void *)fn, arg};
-    return riterate(p, sql_tokens, "scim_tokens_each", token_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_tokens, "scim_tokens_each", token_row, &c);
 }
 
 static int user_row(sqlite3_stmt *s, void *p)
@@ -284,7 +246,7 @@ int balai__sqlite_scim_users_each(void *p, int (*fn)(const struct balai_scim_use
                                   void *arg)
 {
     struct each_ctx c = {(void *)fn, arg};
-    return riterate(p, sql_users, "scim_users_each", user_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_users, "scim_users_each", user_row, &c);
 }
 
 static int group_row(sqlite3_stmt *s, void *p)
@@ -306,7 +268,7 @@ int balai__sqlite_scim_groups_each(void *p, int (*fn)(const struct balai_scim_gr
                                    void *arg)
 {
     struct each_ctx c = {(void *)fn, arg};
-    return riterate(p, sql_groups, "scim_groups_each", group_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_groups, "scim_groups_each", group_row, &c);
 }
 
 static int member_row(sqlite3_stmt *s, void *p)
@@ -320,5 +282,5 @@ int balai__sqlite_scim_members_each(void *p, int (*fn)(const char *, const char 
                                     void *arg)
 {
     struct each_ctx c = {(void *)fn, arg};
-    return riterate(p, sql_members, "scim_members_each", member_row, &c);
+    return balai__sqlite_riterate_sql(p, sql_members, "scim_members_each", member_row, &c);
 }
